@@ -1,0 +1,20 @@
+//! overlayfs mount options: a typed configuration validated the way the kernel does, builders
+//! for every way of passing 1 to 500 layers, and a port of the kernel's option parser that the
+//! tests and fuzzers use as the oracle.
+//!
+//! Everything here is pure: no syscall, no filesystem access.
+
+mod build;
+mod config;
+mod escape;
+pub mod parse;
+
+pub use build::{
+    common_parent, short_link_targets,
+    BuildError, BuildOptions, FsParam, FsValue, KernelFeatures, Recipe, Strategy, build,
+    short_link_name,
+};
+pub use config::{
+    ConfigError, OnOff, OverlayConfig, OverlayFlags, RedirectDir, Uuid, Xino,
+};
+pub use escape::{escape_backslash, escape_dir, escape_lower, unescape};
