@@ -140,7 +140,7 @@ impl Syscall {
         }
     }
 
-    fn from_u8(v: u8) -> Option<Syscall> {
+    pub(crate) fn from_u8(v: u8) -> Option<Syscall> {
         Syscall::ALL.into_iter().find(|s| *s as u8 == v)
     }
 }

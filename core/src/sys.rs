@@ -324,6 +324,21 @@ pub(crate) fn fork_into(child: impl FnOnce() -> std::convert::Infallible) -> Res
     }
 }
 
+/// `fork()` of a helper process (the forker) that runs `child` and never returns.
+///
+/// Unlike the setup child, the helper may allocate (glibc's malloc is fork-safe); it must
+/// not take locks another thread of the parent may hold (stdio, the environment) and it
+/// must end in `_exit`.
+pub(crate) fn fork_process(child: impl FnOnce() -> std::convert::Infallible) -> Result<Pid, Errno> {
+    // SAFETY: the child runs only `child` under the contract above and never returns into the
+    // parent's code (`guard_child` _exits on unwind).
+    match unsafe { libc::fork() } {
+        -1 => Err(Errno::last()),
+        0 => guard_child(child),
+        pid => Ok(Pid::from_raw(pid)),
+    }
+}
+
 /// `clone(flags | SIGCHLD, NULL, ...)`: a fork-like clone (no new stack, no CLONE_VM) that can
 /// carry namespace flags or `CLONE_PARENT`; the child runs `child`, which never returns.
 ///

@@ -35,7 +35,7 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     let mut hlogs = Vec::new();
     for c in &configs {
         pb.set_message(c.name.clone());
-        let mut runner = Runner::new(&c.spec, &RunnerOptions { tmp: a.spec.tmp.clone() })?;
+        let mut runner = Runner::new(&c.spec, &RunnerOptions { tmp: a.spec.tmp.clone(), ..RunnerOptions::default() })?;
         let started = SystemTime::now();
         let t = Instant::now();
         let stats = runner

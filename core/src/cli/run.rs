@@ -16,7 +16,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     }
     spec.validate().map_err(|e| CliError::Usage(e.to_string()))?;
     need_root()?;
-    let mut runner = Runner::new(&spec, &RunnerOptions { tmp: a.spec.tmp.clone() })?;
+    let mut runner = Runner::new(&spec, &RunnerOptions { tmp: a.spec.tmp.clone(), ..RunnerOptions::default() })?;
     let pb = ProgressBar::new(a.iterations + a.warmup);
     let warm = a.warmup;
     for _ in 0..warm {

@@ -49,6 +49,6 @@ mod tests {
         }
         let tags: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(tags, vec!["jail.wall", "jail.cpu", "total.wall", "total.cpu"]);
-        assert!((39_980..=40_020).contains(&seen[0].1), "{}", seen[0].1);
+        assert!((40_000..=40_040).contains(&seen[0].1), "{}", seen[0].1);
     }
 }

@@ -211,3 +211,146 @@ fn capture(plan: &Plan, rec: &Shared) {
         let _ = k.close(fd);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{Call, Recorder};
+    use crate::spec::{MountKind, RootPropagation, SetupSpec};
+    use crate::steps::testing;
+    use nix::mount::MsFlags;
+
+    fn record(spec: &SetupSpec, k: &mut Recorder) -> Result<(), (Phase, Fail)> {
+        let p = testing::plan(spec);
+        let rec: Box<Shared> = sys::zeroed_box();
+        let mut scratch = vec![0u8; p.plan.scratch_len.max(1)];
+        let mut fds = vec![Fd(-1); 8];
+        let mut st = ChildState {
+            root: Fd(-1),
+            scratch: &mut scratch,
+            fds: &mut fds,
+            rec: &rec,
+        };
+        let mut stamper = Stamper::resume(&rec, Stamp::now());
+        let r = setup(k, &p.plan, &mut st, &mut stamper);
+        for ph in &p.plan.phases {
+            let in_child = matches!(ph, Phase::Propagation | Phase::Overlay | Phase::Inject | Phase::Mounts | Phase::Jail | Phase::PostJail);
+            if r.is_ok() && in_child {
+                assert!(rec.phase(*ph).is_some(), "{ph} stamped");
+            }
+        }
+        r
+    }
+
+    fn mounts(k: &Recorder) -> Vec<(Option<String>, String, MsFlags)> {
+        k.calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Mount { source, fstype, target, flags, .. } => Some((
+                    fstype.as_ref().or(source.as_ref()).map(|s| s.to_string_lossy().into_owned()),
+                    target.clone(),
+                    *flags,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn propagation_comes_before_any_mount_and_pivot_after_all() {
+        let mut k = Recorder::new();
+        record(&SetupSpec::default(), &mut k).unwrap();
+        let m = mounts(&k);
+        assert_eq!(m[0], (None, "/".to_string(), MsFlags::MS_SLAVE | MsFlags::MS_REC), "/ rslave first");
+        let overlay = m.iter().position(|x| x.0.as_deref() == Some("overlay")).unwrap();
+        assert!(m[..overlay].iter().any(|x| x.2 == MsFlags::MS_BIND | MsFlags::MS_REC), "self-bind before overlay");
+        let pivot = k.names().iter().position(|n| *n == "pivot_root").unwrap();
+        let last_setup_mount = k.calls[..pivot].iter().rposition(|c| matches!(c, Call::Mount { .. })).unwrap();
+        assert!(last_setup_mount < pivot);
+        assert_eq!(k.names().last(), Some(&"sethostname"));
+    }
+
+    #[test]
+    fn binds_and_kernel_mounts_target_resolved_fds() {
+        let mut k = Recorder::new();
+        record(&SetupSpec::default(), &mut k).unwrap();
+        // Every mount after the overlay targets /proc/self/fd/N until the jail.
+        let m = mounts(&k);
+        let overlay = m.iter().position(|x| x.0.as_deref() == Some("overlay")).unwrap();
+        let jail_at = m.iter().position(|x| x.1 == ".").unwrap();
+        for x in &m[overlay + 1..jail_at] {
+            assert!(x.1.starts_with("/proc/self/fd/"), "{x:?}");
+        }
+        let kinds: Vec<&str> = m[overlay + 1..jail_at].iter().filter_map(|x| x.0.as_deref()).collect();
+        assert_eq!(kinds.iter().filter(|k| k.ends_with("hosts") || k.ends_with("hostname") || k.ends_with("resolv.conf")).count(), 3);
+        for fs in ["proc", "sysfs", "tmpfs", "devpts"] {
+            assert!(kinds.contains(&fs), "{fs} mounted: {kinds:?}");
+        }
+        // Every resolution of a container path is an openat2 in the rootfs.
+        for c in &k.calls {
+            if let Call::OpenIn(dir, path, ..) = c {
+                assert!(!path.to_bytes().starts_with(b"/"), "{path:?} relative to {dir:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rprivate_and_per_ns_variants() {
+        let mut k = Recorder::new();
+        let spec = SetupSpec {
+            root_propagation: RootPropagation::Rprivate,
+            mounts: vec![MountKind::Proc],
+            inject_etc: false,
+            ..SetupSpec::default()
+        };
+        record(&spec, &mut k).unwrap();
+        let m = mounts(&k);
+        assert_eq!(m[0].2, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+        assert_eq!(m.iter().filter(|x| x.1.starts_with("/proc/self/fd/")).count(), 1, "only proc");
+    }
+
+    #[test]
+    fn missing_destination_is_created_inside_the_rootfs() {
+        // openat2 of etc/hosts says ENOENT: parent resolved in the root, file created with
+        // O_CREAT|O_EXCL|O_NOFOLLOW relative to it, then bound.
+        let mut k = Recorder::new().fail("openat2", Some(0), Errno::ENOENT);
+        record(&SetupSpec { mounts: vec![], ..SetupSpec::default() }, &mut k).unwrap();
+        let i = k.calls.iter().position(|c| matches!(c, Call::OpenIn(_, p, ..) if p.as_c_str() == c"etc/hosts")).unwrap();
+        assert!(matches!(&k.calls[i + 1], Call::OpenIn(_, p, ..) if p.as_c_str() == c"etc"));
+        let Call::Openat(_, name, flags) = &k.calls[i + 2] else { panic!("{:?}", k.calls[i + 2]) };
+        assert_eq!(name.as_c_str(), c"hosts");
+        assert!(flags.contains(nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL | nix::fcntl::OFlag::O_NOFOLLOW));
+        assert!(matches!(&k.calls[i + 3], Call::Close(_)), "parent fd closed");
+        assert!(matches!(&k.calls[i + 4], Call::Mount { target, .. } if target.starts_with("/proc/self/fd/")));
+    }
+
+    #[test]
+    fn a_failure_stops_the_sequence_and_names_the_phase() {
+        let mut k = Recorder::new().fail("mount", Some(4), Errno::EACCES);
+        let (phase, f) = record(&SetupSpec::default(), &mut k).unwrap_err();
+        assert_eq!((phase, f.syscall, f.errno), (Phase::Inject, Syscall::Mount, Errno::EACCES));
+        assert_eq!(k.names().last(), Some(&"mount"));
+    }
+
+    #[test]
+    fn fsconfig_strategy_sequence() {
+        let mut spec = SetupSpec { mounts: vec![], inject_etc: false, ..SetupSpec::default() };
+        spec.overlay.strategy = crate::overlay::Strategy::Fsconfig;
+        spec.overlay.flags.volatile = true;
+        let mut k = Recorder::new();
+        record(&spec, &mut k).unwrap();
+        let names = k.names();
+        let a = names.iter().position(|n| *n == "fsopen").unwrap();
+        let layers = crate::spec::DEFAULT_LAYERS;
+        let expect: Vec<&str> = std::iter::once("fsopen")
+            .chain(std::iter::repeat_n("fsconfig", layers + 3))
+            .chain(["fsconfig_create", "fsmount", "move_mount", "close", "close"])
+            .collect();
+        assert_eq!(&names[a..a + expect.len()], &expect[..]);
+        // A failing fsconfig reads the kernel's message from the context fd.
+        let mut k = Recorder::new().fail("fsconfig", Some(1), Errno::EINVAL);
+        let (phase, f) = record(&spec, &mut k).unwrap_err();
+        assert_eq!((phase, f.syscall), (Phase::Overlay, Syscall::Fsconfig));
+        assert!(k.names().contains(&"read"));
+    }
+}

@@ -2,23 +2,23 @@
 //! per-phase histograms.
 
 pub mod child;
+mod forker;
+mod local;
+mod wire;
 
 use crate::fixture::{Fixture, FixtureError};
-use crate::kernel::Fd;
 use crate::overlay::KernelFeatures;
 use crate::phase::{PHASE_COUNT, Phase};
 use crate::plan::{Plan, PlanError};
-use crate::record::{Shared, Stamp, Syscall};
-use crate::spec::{SetupSpec, SpawnMode, SpecError};
+use crate::record::{Shared, Syscall};
+use crate::spec::{SetupSpec, SpecError};
 use crate::stats::Stats;
-use crate::sys::{self, SharedMem};
+use crate::sys::SharedMem;
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::WaitStatus;
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Wall and CPU time of one phase of one run, in ns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,6 +86,8 @@ pub enum RunError {
     Teardown { dir: PathBuf, source: std::io::Error },
     #[error("setup child did not reach its kill point within {0:?}")]
     KillTimeout(Duration),
+    #[error("forker process: {0}")]
+    Forker(String),
 }
 
 impl RunError {
@@ -110,36 +112,42 @@ pub enum SetupError {
     Plan(#[from] PlanError),
     #[error("map the run record: {0}")]
     Record(Errno),
+    #[error("start the forker: {0}")]
+    Forker(RunError),
 }
 
-/// Where the runner puts its temp dir.
+/// Where the runner puts its temp dir, and test hooks.
 #[derive(Clone, Debug)]
 pub struct RunnerOptions {
     pub tmp: PathBuf,
+    /// Test-only: a function read at child start and end (an allocation counter).
+    #[doc(hidden)]
+    pub alloc_probe: Option<fn() -> u64>,
 }
 
 impl Default for RunnerOptions {
     fn default() -> Self {
         RunnerOptions {
             tmp: std::env::temp_dir(),
+            alloc_probe: None,
         }
     }
 }
 
-/// A spec ready to run: its fixture, plan, record mapping and child scratch space.
+/// A spec ready to run: its fixture and plan, the shared record, and the forker process that
+/// spawns the setup children.
+///
+/// The forker dies with the thread that created the runner: use a runner on that thread.
 pub struct Runner {
+    // Field order is drop order: the forker exits before the fixture's temp dir goes.
+    forker: forker::Forker,
+    rec: SharedMem<Shared>,
     plan: Plan,
     fixture: Fixture,
-    rec: SharedMem<Shared>,
-    scratch: Vec<u8>,
-    fds: Vec<Fd>,
 }
 
-/// How long a kill-point test waits for the child to park.
-const KILL_WAIT: Duration = Duration::from_secs(20);
-
 impl Runner {
-    /// Validates the spec, builds the fixture and the plan.
+    /// Validates the spec, builds the fixture and the plan, starts the forker.
     pub fn new(spec: &SetupSpec, opts: &RunnerOptions) -> Result<Runner, SetupError> {
         spec.validate()?;
         let features = crate::steps::overlay_mount::features();
@@ -154,16 +162,15 @@ impl Runner {
     ) -> Result<Runner, SetupError> {
         spec.validate()?;
         let fixture = Fixture::create(spec, &opts.tmp)?;
-        let plan = Plan::build(spec, &fixture, features)?;
+        let mut plan = Plan::build(spec, &fixture, features)?;
+        plan.alloc_probe = opts.alloc_probe;
         let rec = SharedMem::new(c"spinup-record").map_err(SetupError::Record)?;
-        let scratch = vec![0u8; plan.scratch_len.max(1)];
-        let fds = vec![Fd(-1); fixture.layers.len() + 1];
+        let forker = forker::Forker::spawn(&plan, &fixture, &rec).map_err(SetupError::Forker)?;
         Ok(Runner {
+            forker,
+            rec,
             plan,
             fixture,
-            rec,
-            scratch,
-            fds,
         })
     }
 
@@ -175,10 +182,9 @@ impl Runner {
         &self.fixture
     }
 
-    /// Test-only: a function read at child start and end (an allocation counter).
-    #[doc(hidden)]
-    pub fn set_alloc_probe(&mut self, probe: fn() -> u64) {
-        self.plan.alloc_probe = Some(probe);
+    /// The temp dir of this runner.
+    pub fn dir(&self) -> &Path {
+        self.fixture.dir()
     }
 
     /// The allocation probe readings of the last run (start, end).
@@ -189,240 +195,25 @@ impl Runner {
 
     /// One run: prepare (untimed), spawn, setup, exit, reap, teardown.
     pub fn run_once(&mut self) -> Result<RunRecord, RunError> {
-        self.fixture
-            .prepare_run()
-            .map_err(|source| RunError::Prepare {
-                dir: self.fixture.dir().to_path_buf(),
-                source,
-            })?;
-        let outcome = self.spawn_and_reap();
-        // Teardown runs whatever happened; it is timed only for successful runs.
-        let t = Stamp::now();
-        let td = self.fixture.teardown_run();
-        let end = Stamp::now();
-        let mut record = outcome?;
-        td.map_err(|source| RunError::Teardown {
-            dir: self.fixture.dir().to_path_buf(),
-            source,
-        })?;
-        record.phases[Phase::Teardown.index()] = Some(PhaseTime {
-            wall: end.wall - t.wall,
-            cpu: end.cpu - t.cpu,
-        });
-        Ok(record)
+        self.forker.run_once()
     }
 
-    fn spawn_and_reap(&mut self) -> Result<RunRecord, RunError> {
-        let rec: &Shared = &self.rec;
-        rec.reset();
-        let plan = &self.plan;
-        let args = child::ChildArgs {
-            plan,
-            rec,
-            memfd: self.rec.fd(),
-            scratch: &mut self.scratch,
-            fds: &mut self.fds,
-        };
-        let t0 = Stamp::now();
-        // The children run allocation- and lock-free code only and end in _exit.
-        let pid = match plan.spec.spawn {
-            SpawnMode::Fork => sys::fork_into(move || child::after_fork(args, t0.wall))
-                .map_err(|e| RunError::Spawn("fork", e))?,
-            SpawnMode::Clone => {
-                let flags = plan.clone_flags;
-                sys::clone_into(flags, move || child::after_clone(args, t0.wall))
-                    .map_err(|e| RunError::Spawn("clone", e))?
-            }
-        };
-        rec.fork_parent_cpu
-            .store(Stamp::cpu_now().saturating_sub(t0.cpu), Relaxed);
-
-        let two_step = plan.spec.spawn == SpawnMode::Fork && plan.pid_ns;
-        if plan.kill_at.is_some() {
-            self.kill_when_parked(pid, two_step)?;
-        }
-        let rec: &Shared = &self.rec;
-        // The process that ends the setup: PID 1 of the new pid namespace, or the child.
-        let (last, status, cpu_total, reaped) = if two_step {
-            let (sa, _) = sys::wait4(pid).map_err(RunError::Wait)?;
-            let pid1 = rec.pid1.load(Relaxed);
-            if pid1 > 0 {
-                let (sb, cpu) = sys::wait4(Pid::from_raw(pid1)).map_err(RunError::Wait)?;
-                let reaped = Stamp::wall_now();
-                // A failure of the intermediate child wins over PID 1's status.
-                let s = if matches!(sa, WaitStatus::Exited(_, 0)) { sb } else { sa };
-                (pid1, s, cpu, reaped)
-            } else {
-                (pid.as_raw(), sa, 0, Stamp::wall_now())
-            }
-        } else {
-            let (s, cpu) = sys::wait4(pid).map_err(RunError::Wait)?;
-            (pid.as_raw(), s, cpu, Stamp::wall_now())
-        };
-        let _ = last;
-        match status {
-            WaitStatus::Exited(_, 0) => {}
-            WaitStatus::Exited(_, code) => {
-                return Err(match rec.fail() {
-                    Some((phase, f)) => RunError::Child {
-                        phase,
-                        syscall: f.syscall,
-                        path: self.plan.label(f.path).to_string(),
-                        errno: f.errno,
-                        kernel_msg: rec.fs_msg(),
-                        hint: hint(phase, f.syscall, f.errno),
-                    },
-                    None => RunError::Exit(code),
-                });
-            }
-            WaitStatus::Signaled(_, signal, _) => {
-                let phase = next_phase(&self.plan, rec.last_done());
-                return Err(RunError::Killed { phase, signal });
-            }
-            _ => return Err(RunError::Exit(-1)),
-        }
-        Ok(self.collect(reaped, cpu_total))
-    }
-
-    /// Waits for the child to park at its kill point, then SIGKILLs it from outside (a PID 1
-    /// ignores SIGKILL sent from inside its own pid namespace).
-    fn kill_when_parked(&self, pid: Pid, two_step: bool) -> Result<(), RunError> {
-        let start = Instant::now();
-        while self.rec.paused.load(Relaxed) == 0 {
-            if start.elapsed() > KILL_WAIT {
-                let _ = kill(pid, Signal::SIGKILL);
-                return Err(RunError::KillTimeout(KILL_WAIT));
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let pid1 = self.rec.pid1.load(Relaxed);
-        let target = if two_step && pid1 > 0 { Pid::from_raw(pid1) } else { pid };
-        let _ = kill(target, Signal::SIGKILL);
-        Ok(())
-    }
-
-    /// Turns the record of a successful run into phase times.
-    fn collect(&self, reaped: u64, cpu_total: u64) -> RunRecord {
-        let rec: &Shared = &self.rec;
-        let mut out = RunRecord::default();
-        for &p in &self.plan.phases {
-            let Some((b, e)) = rec.phase(p) else { continue };
-            let mut t = PhaseTime {
-                wall: e.wall.saturating_sub(b.wall),
-                cpu: e.cpu.saturating_sub(b.cpu),
-            };
-            match p {
-                Phase::Fork | Phase::Clone => t.cpu += rec.fork_parent_cpu.load(Relaxed),
-                Phase::ForkPid1 => t.cpu += rec.pid1_parent_cpu.load(Relaxed),
-                Phase::Exec => {
-                    t.wall = rec.exec_end[0].load(Relaxed).saturating_sub(b.wall);
-                    t.cpu = rec.exec_end[1].load(Relaxed).saturating_sub(b.cpu);
-                }
-                _ => {}
-            }
-            out.phases[p.index()] = Some(t);
-        }
-        let (last_wall, last_cpu) = if self.plan.exec.is_some() {
-            (rec.exec_end[0].load(Relaxed), rec.exec_end[1].load(Relaxed))
-        } else {
-            (rec.exit[0].load(Relaxed), rec.exit[1].load(Relaxed))
-        };
-        out.phases[Phase::ExitReap.index()] = Some(PhaseTime {
-            wall: reaped.saturating_sub(last_wall),
-            cpu: cpu_total.saturating_sub(last_cpu),
-        });
-        out.captures = self.decode_captures(&rec.captured());
-        out
-    }
-
-    fn decode_captures(&self, bytes: &[u8]) -> Vec<Capture> {
-        let mut out: Vec<Capture> = Vec::new();
-        let mut i = 0;
-        while i + 8 <= bytes.len() {
-            let l = u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or_default());
-            let n = u32::from_le_bytes(bytes[i + 4..i + 8].try_into().unwrap_or_default());
-            i += 8;
-            let path = self.plan.label((l & 0x7fff_ffff) as u16).to_string();
-            let entry = match out.iter().position(|c| c.path == path) {
-                Some(k) => k,
-                None => {
-                    out.push(Capture {
-                        path,
-                        content: Ok(Vec::new()),
-                    });
-                    out.len() - 1
-                }
-            };
-            if l & (1 << 31) != 0 {
-                out[entry].content = Err(Errno::from_raw(n as i32));
-            } else {
-                let end = (i + n as usize).min(bytes.len());
-                if let Ok(v) = &mut out[entry].content {
-                    v.extend_from_slice(&bytes[i..end]);
-                }
-                i = end;
-            }
-        }
-        out
-    }
-
-    /// `warmup` untimed runs, then `iterations` runs into per-phase histograms.
+    /// `warmup` untimed runs, then `iterations` runs into per-phase histograms; `on_run` is
+    /// called with the count after each.
     pub fn run_batch(
         &mut self,
         iterations: u64,
         warmup: u64,
         mut on_run: impl FnMut(u64),
     ) -> Result<Stats, RunError> {
-        for _ in 0..warmup {
-            self.run_once()?;
-        }
         let mut stats = Stats::new();
-        for i in 0..iterations {
-            let r = self.run_once()?;
+        let mut n = 0;
+        self.forker.run_batch(iterations, warmup, |r| {
             stats.record(&r);
-            on_run(i + 1);
-        }
+            n += 1;
+            on_run(n);
+        })?;
         Ok(stats)
     }
-
-    /// The temp dir of this runner.
-    pub fn dir(&self) -> &Path {
-        self.fixture.dir()
-    }
 }
 
-/// The phase after the last stamped one (where a killed child was).
-fn next_phase(plan: &Plan, last: Option<Phase>) -> Phase {
-    match last {
-        None => plan.phases[0],
-        Some(l) => plan
-            .phases
-            .iter()
-            .copied()
-            .find(|p| *p > l)
-            .unwrap_or(l),
-    }
-}
-
-/// A short explanation for failures whose errno alone is cryptic.
-fn hint(phase: Phase, syscall: Syscall, errno: Errno) -> Option<&'static str> {
-    match (phase, syscall, errno) {
-        (Phase::Inject, Syscall::Openat, Errno::EEXIST) => {
-            Some("the destination is a symlink whose target does not exist inside the rootfs")
-        }
-        (Phase::Inject, Syscall::Openat2, Errno::EBUSY) => {
-            Some("the destination resolves to the rootfs itself")
-        }
-        (Phase::Inject, Syscall::Openat2, Errno::ELOOP) => Some("too many symlinks in the destination"),
-        (Phase::Mounts, Syscall::Openat2, Errno::ELOOP) => {
-            Some("the image has a symlink where a mount point directory must be")
-        }
-        (Phase::Overlay, Syscall::FormatData, Errno::E2BIG) => {
-            Some("fd-paths mount data exceeded the page size")
-        }
-        (Phase::Jail, Syscall::PivotRoot, Errno::EINVAL) => {
-            Some("pivot_root needs the new root to be a mount point with non-shared propagation; use --root-switch move-chroot on a ramfs root")
-        }
-        _ => None,
-    }
-}
