@@ -513,8 +513,9 @@ impl SetupSpec {
         let phases = self.phases();
         for (which, p) in [("fail-at", self.fail_at), ("kill-at", self.kill_at)] {
             if let Some(phase) = p {
-                // Host-side phases run in the parent: they cannot be failed or paused in the child.
-                let child_side = !matches!(phase, Phase::ExitReap | Phase::Teardown);
+                // Host-side phases run in the parent, and exec ends inside the exec'd binary:
+                // the child cannot stop at the end of those.
+                let child_side = !matches!(phase, Phase::Exec | Phase::ExitReap | Phase::Teardown);
                 if !phases.contains(&phase) || !child_side {
                     return Err(SpecError::PhaseNotRun { which, phase });
                 }

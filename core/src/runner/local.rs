@@ -247,8 +247,8 @@ pub(crate) fn hint(phase: Phase, syscall: Syscall, errno: Errno) -> Option<&'sta
             Some("the destination resolves to the rootfs itself")
         }
         (Phase::Inject, Syscall::Openat2, Errno::ELOOP) => Some("too many symlinks in the destination"),
-        (Phase::Mounts, Syscall::Openat2, Errno::ELOOP) => {
-            Some("the image has a symlink where a mount point directory must be")
+        (Phase::Mounts, Syscall::Openat2, Errno::ELOOP | Errno::ENOTDIR) => {
+            Some("the image has a symlink or a file where a mount point directory must be")
         }
         (Phase::Overlay, Syscall::FormatData, Errno::E2BIG) => {
             Some("fd-paths mount data exceeded the page size")
