@@ -9,6 +9,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod check;
 pub mod cli;
 pub mod fixture;
 pub mod kernel;

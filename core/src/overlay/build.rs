@@ -8,6 +8,7 @@ use super::escape::{escape_dir, escape_lower};
 use super::parse::{FSCONFIG_MAX_VALUE, Lsm};
 use serde::{Deserialize, Serialize};
 use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 /// How the layers are passed to the kernel.
@@ -358,22 +359,26 @@ fn legacy(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, BuildError
     legacy_with(cfg, opts, Strategy::Legacy, None, regular, data)
 }
 
-/// The deepest directory containing every path (component-wise).
-pub fn common_parent(paths: &[PathBuf]) -> Option<PathBuf> {
-    let first = paths.first()?;
-    let mut common: Vec<_> = first.parent().unwrap_or(first).components().collect();
-    for p in &paths[1..] {
-        let comps: Vec<_> = p.components().collect();
-        let same = common
-            .iter()
-            .zip(comps.iter())
-            .take_while(|(a, b)| a == b)
-            .count();
-        // A layer equal to the common dir would become "": keep its parent instead.
-        let same = same.min(comps.len().saturating_sub(1));
-        common.truncate(same);
+/// The directory every path starts with, cut at a `/`, as bytes (so the layers relative to it
+/// are exactly the original bytes after `dir/`): `None` when it would be `/` or nothing.
+pub fn common_parent(paths: &[PathBuf]) -> Option<(PathBuf, Vec<Vec<u8>>)> {
+    let all: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
+    let first = *all.first()?;
+    let mut k = all.iter().fold(first.len(), |n, p| {
+        n.min(first.iter().zip(p.iter()).take_while(|(a, b)| a == b).count())
+    });
+    loop {
+        // Cut at the last `/` of the common prefix.
+        k = first[..k].iter().rposition(|&c| c == b'/')?;
+        if k == 0 {
+            return None;
+        }
+        // Every layer must keep a non-empty relative name that does not start with `/`.
+        let rel: Vec<Vec<u8>> = all.iter().map(|p| p[k + 1..].to_vec()).collect();
+        if rel.iter().all(|r| !r.is_empty() && r[0] != b'/') {
+            return Some((PathBuf::from(OsStr::from_bytes(&first[..k])), rel));
+        }
     }
-    Some(common.iter().collect())
 }
 
 fn legacy_compact(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, BuildError> {
@@ -381,16 +386,9 @@ fn legacy_compact(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, Bu
     if all.iter().any(|p| !p.is_absolute()) {
         return Err(BuildError::NoCommonParent);
     }
-    let common = common_parent(&all).ok_or(BuildError::NoCommonParent)?;
-    if common.as_os_str().len() <= 1 {
-        return Err(BuildError::NoCommonParent);
-    }
-    let rel = |p: &PathBuf| -> Vec<u8> {
-        bytes(p.strip_prefix(&common).expect("common parent of every layer")).to_vec()
-    };
-    let regular = cfg.lowers.iter().map(rel).collect();
-    let data = cfg.data.iter().map(rel).collect();
-    legacy_with(cfg, opts, Strategy::LegacyCompact, Some(common), regular, data)
+    let (common, mut rel) = common_parent(&all).ok_or(BuildError::NoCommonParent)?;
+    let data = rel.split_off(cfg.lowers.len());
+    legacy_with(cfg, opts, Strategy::LegacyCompact, Some(common), rel, data)
 }
 
 /// The alias of layer `i` of `n` under `l/`: base-36, fixed width, like moby's `l/<id>`.
@@ -575,7 +573,10 @@ mod tests {
         };
         assert_eq!(chdir.as_deref(), Some(Path::new("/var/lib/x/snapshots")));
         assert!(data.starts_with(b"lowerdir=0000:0001:0002,upperdir=/x/upper"));
-        assert_eq!(common_parent(&[PathBuf::from("/a/b"), PathBuf::from("/a")]), Some(PathBuf::from("/")));
+        assert_eq!(common_parent(&[PathBuf::from("/a/b"), PathBuf::from("/a")]), None);
+        let (d, rel) = common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x//b")]).unwrap();
+        assert_eq!((d, rel), (PathBuf::from("/x/"), vec![b"a".to_vec(), b"b".to_vec()]));
+        assert_eq!(common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x/b")]), None);
         assert!(matches!(build(&cfg(&["/a", "/b"]), Strategy::LegacyCompact, &BuildOptions::default()), Err(BuildError::NoCommonParent)));
     }
 

@@ -11,7 +11,6 @@ pub const PATH_MAX: usize = 4096;
 
 /// `on`/`off` valued options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "fuzzing", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum OnOff {
     On,
@@ -20,7 +19,6 @@ pub enum OnOff {
 
 /// `redirect_dir=` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "fuzzing", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum RedirectDir {
     On,
@@ -31,7 +29,6 @@ pub enum RedirectDir {
 
 /// `xino=` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "fuzzing", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum Xino {
     Off,
@@ -41,7 +38,6 @@ pub enum Xino {
 
 /// `uuid=` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "fuzzing", derive(arbitrary::Arbitrary))]
 #[serde(rename_all = "snake_case")]
 pub enum Uuid {
     Off,
@@ -52,7 +48,6 @@ pub enum Uuid {
 
 /// Typed overlay flags. `None` leaves the kernel's default (module parameter or Kconfig).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "fuzzing", derive(arbitrary::Arbitrary))]
 pub struct OverlayFlags {
     pub volatile: bool,
     pub userxattr: bool,
