@@ -18,11 +18,13 @@ pub struct MountEntry {
     pub fstype: String,
     pub source: String,
     pub super_options: String,
+    /// The super options as raw bytes (octal escapes kept).
+    pub super_options_raw: Vec<u8>,
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for space, `\011`, `\012`, `\134`, ...).
-pub fn unescape_octal(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
+pub fn unescape_octal(s: impl AsRef<[u8]>) -> Vec<u8> {
+    let b = s.as_ref();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -41,31 +43,34 @@ pub fn unescape_octal(s: &str) -> Vec<u8> {
     out
 }
 
-fn path(s: &str) -> PathBuf {
+fn path(s: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStringExt;
     PathBuf::from(std::ffi::OsString::from_vec(unescape_octal(s)))
 }
 
-/// Parses one line; `None` if it is malformed.
-pub fn parse_line(line: &str) -> Option<MountEntry> {
-    let mut it = line.split(' ');
-    let id = it.next()?.parse().ok()?;
-    let parent = it.next()?.parse().ok()?;
+/// Parses one line; `None` if it is malformed. Paths keep their raw bytes (mountinfo only
+/// escapes space, tab, newline and backslash).
+pub fn parse_line(line: impl AsRef<[u8]>) -> Option<MountEntry> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut it = line.as_ref().split(|&c| c == b' ');
+    let id = text(it.next()?).parse().ok()?;
+    let parent = text(it.next()?).parse().ok()?;
     let _dev = it.next()?;
     let root = path(it.next()?);
     let mount_point = path(it.next()?);
-    let mount_options = it.next()?.to_string();
+    let mount_options = text(it.next()?);
     let mut optional = Vec::new();
     loop {
         let f = it.next()?;
-        if f == "-" {
+        if f == b"-" {
             break;
         }
-        optional.push(f.to_string());
+        optional.push(text(f));
     }
-    let fstype = it.next()?.to_string();
-    let source = it.next()?.to_string();
-    let super_options = it.collect::<Vec<_>>().join(" ");
+    let fstype = text(it.next()?);
+    let source = text(it.next()?);
+    let super_options_raw = it.collect::<Vec<_>>().join(&b' ');
+    let super_options = text(&super_options_raw);
     Some(MountEntry {
         id,
         parent,
@@ -76,12 +81,13 @@ pub fn parse_line(line: &str) -> Option<MountEntry> {
         fstype,
         source,
         super_options,
+        super_options_raw,
     })
 }
 
 /// Parses a whole mountinfo text, skipping malformed lines.
-pub fn parse(text: &str) -> Vec<MountEntry> {
-    text.lines().filter_map(parse_line).collect()
+pub fn parse(text: impl AsRef<[u8]>) -> Vec<MountEntry> {
+    text.as_ref().split(|&c| c == b'\n').filter_map(parse_line).collect()
 }
 
 /// Renders entries as `mount(8)` prints them: `SOURCE on POINT type FS (OPTIONS)`.
@@ -107,8 +113,8 @@ pub fn render_like_mount(entries: &[MountEntry]) -> String {
 }
 
 /// The calling process's mount table, raw.
-pub fn read_self() -> std::io::Result<String> {
-    std::fs::read_to_string("/proc/self/mountinfo")
+pub fn read_self() -> std::io::Result<Vec<u8>> {
+    std::fs::read("/proc/self/mountinfo")
 }
 
 #[cfg(test)]

@@ -160,6 +160,62 @@ fn cbytes(b: &[u8]) -> CString {
     CString::new(b).unwrap_or_default()
 }
 
+impl OverlayPlan {
+    /// The syscall arguments of a recipe; returns the plan and the scratch bytes the child
+    /// needs. Path labels for errors are appended to `labels`.
+    pub fn from_recipe(recipe: Recipe, page_size: usize, labels: &mut Vec<String>) -> Result<(OverlayPlan, usize), PlanError> {
+        let mut lbl = |s: String| Plan::add_label(labels, s);
+        Ok(match recipe {
+            Recipe::Legacy { chdir, data, .. } => (
+                OverlayPlan::Mount {
+                    chdir: chdir.map(|c| cstr("overlay chdir", &c)).transpose()?,
+                    data: cbytes(&data),
+                },
+                0,
+            ),
+            Recipe::FdPaths {
+                lowers,
+                data_layers,
+                prefix,
+                suffix,
+                max_len,
+                ..
+            } => {
+                let mut conv = |v: Vec<PathBuf>| -> Result<Vec<(CString, u16)>, PlanError> {
+                    v.iter()
+                        .map(|p| Ok((cstr("layer", p)?, lbl(p.display().to_string()))))
+                        .collect()
+                };
+                let plan = OverlayPlan::FdPaths {
+                    lowers: conv(lowers)?,
+                    data_layers: conv(data_layers)?,
+                    prefix,
+                    suffix,
+                };
+                (plan, max_len.max(page_size) + 1)
+            }
+            Recipe::Fsconfig { params } => {
+                let mut out = Vec::new();
+                for p in params {
+                    let key = cbytes(p.key.as_bytes());
+                    out.push(match p.value {
+                        FsValue::Flag => FsconfigParam::Flag(key),
+                        FsValue::String(v) => {
+                            let l = lbl(format!("{}={}", p.key, String::from_utf8_lossy(&v)));
+                            FsconfigParam::String(key, cbytes(&v), l)
+                        }
+                        FsValue::Fd(path) => {
+                            let l = lbl(path.display().to_string());
+                            FsconfigParam::Fd(key, cstr("layer", &path)?, l)
+                        }
+                    });
+                }
+                (OverlayPlan::Fsconfig { params: out }, 0)
+            }
+        })
+    }
+}
+
 impl Plan {
     /// The human label of a path index carried in a child failure.
     pub fn label(&self, i: u16) -> &str {
@@ -174,7 +230,11 @@ impl Plan {
     /// Computes the plan of `spec` on `fixture`.
     pub fn build(spec: &SetupSpec, fixture: &Fixture, features: &KernelFeatures) -> Result<Plan, PlanError> {
         let mut labels = vec![String::from("-")];
-        let mut lbl = |s: String| Plan::add_label(&mut labels, s);
+        macro_rules! lbl {
+            ($s:expr) => {
+                Plan::add_label(&mut labels, $s)
+            };
+        }
 
         let flag = |n: Namespace| match n {
             Namespace::Mnt => CloneFlags::CLONE_NEWNS,
@@ -195,11 +255,11 @@ impl Plan {
             RootPropagation::Rprivate => (MsFlags::MS_PRIVATE | MsFlags::MS_REC, MsFlags::MS_PRIVATE),
         };
         let rootfs = cstr("rootfs", &fixture.rootfs)?;
-        let rootfs_label = lbl(fixture.rootfs.display().to_string());
+        let rootfs_label = lbl!(fixture.rootfs.display().to_string());
         let mut ancestors = Vec::new();
         let mut a = fixture.rootfs.parent();
         while let Some(p) = a {
-            ancestors.push((cstr("rootfs parent", p)?, lbl(p.display().to_string())));
+            ancestors.push((cstr("rootfs parent", p)?, lbl!(p.display().to_string())));
             a = p.parent();
         }
 
@@ -221,54 +281,9 @@ impl Plan {
         if recipe.strategy() == Strategy::ShortLinks {
             fixture.create_links(&short_link_targets(&cfg, &fixture.links_home))?;
         }
-        let overlay_label = lbl(format!("overlay on {}", fixture.rootfs.display()));
+        let overlay_label = lbl!(format!("overlay on {}", fixture.rootfs.display()));
         let overlay_strategy = recipe.strategy();
-        let mut scratch_len = 0;
-        let overlay = match recipe {
-            Recipe::Legacy { chdir, data, .. } => OverlayPlan::Mount {
-                chdir: chdir.map(|c| cstr("overlay chdir", &c)).transpose()?,
-                data: cbytes(&data),
-            },
-            Recipe::FdPaths {
-                lowers,
-                data_layers,
-                prefix,
-                suffix,
-                max_len,
-                ..
-            } => {
-                scratch_len = max_len.max(features.page_size) + 1;
-                let mut conv = |v: Vec<PathBuf>| -> Result<Vec<(CString, u16)>, PlanError> {
-                    v.iter()
-                        .map(|p| Ok((cstr("layer", p)?, lbl(p.display().to_string()))))
-                        .collect()
-                };
-                OverlayPlan::FdPaths {
-                    lowers: conv(lowers)?,
-                    data_layers: conv(data_layers)?,
-                    prefix,
-                    suffix,
-                }
-            }
-            Recipe::Fsconfig { params } => {
-                let mut out = Vec::new();
-                for p in params {
-                    let key = cbytes(p.key.as_bytes());
-                    out.push(match p.value {
-                        FsValue::Flag => FsconfigParam::Flag(key),
-                        FsValue::String(v) => {
-                            let l = lbl(format!("{}={}", p.key, String::from_utf8_lossy(&v)));
-                            FsconfigParam::String(key, cbytes(&v), l)
-                        }
-                        FsValue::Fd(path) => {
-                            let l = lbl(path.display().to_string());
-                            FsconfigParam::Fd(key, cstr("layer", &path)?, l)
-                        }
-                    });
-                }
-                OverlayPlan::Fsconfig { params: out }
-            }
-        };
+        let (overlay, scratch_len) = OverlayPlan::from_recipe(recipe, features.page_size, &mut labels)?;
 
         // Injections: the /etc files first, then the user's, in order.
         let mut binds: Vec<(PathBuf, PathBuf, bool)> = fixture
@@ -303,7 +318,7 @@ impl Plan {
                 base: cstr("inject", Path::new(rel.file_name().unwrap_or(OsStr::new("."))))?,
                 dir: meta.is_dir(),
                 read_only: ro,
-                label: lbl(format!("{} -> {}", src.display(), dst.display())),
+                label: lbl!(format!("{} -> {}", src.display(), dst.display())),
             });
         }
 
@@ -316,7 +331,7 @@ impl Plan {
             flags,
             data: data.map(|d| cbytes(d.as_bytes())),
             mode,
-            label: lbl(label),
+            label: lbl!(label),
         };
         let has = |k: MountKind| spec.mounts.contains(&k);
         let proc = has(MountKind::Proc).then(|| km("proc", "proc", "proc", nosuid_nodev_noexec, None, 0o555, "proc on /proc".into()));
@@ -351,7 +366,7 @@ impl Plan {
             for name in ["null", "zero", "full", "random", "urandom", "tty"] {
                 let host = format!("/dev/{name}");
                 if Path::new(&host).exists() {
-                    devices.push((cbytes(name.as_bytes()), cbytes(host.as_bytes()), lbl(format!("{host} -> /dev/{name}"))));
+                    devices.push((cbytes(name.as_bytes()), cbytes(host.as_bytes()), lbl!(format!("{host} -> /dev/{name}"))));
                 }
             }
             let mut symlinks: Vec<(CString, CString)> = [
@@ -389,20 +404,20 @@ impl Plan {
                     && !seen.contains(&e.mount_point)
                 {
                     seen.push(e.mount_point.clone());
-                    hide.push((cstr("hide", &e.mount_point)?, lbl(e.mount_point.display().to_string())));
+                    hide.push((cstr("hide", &e.mount_point)?, lbl!(e.mount_point.display().to_string())));
                 }
             }
         }
-        let put_old_label = lbl(PUT_OLD_ABS.to_string_lossy().into_owned());
+        let put_old_label = lbl!(PUT_OLD_ABS.to_string_lossy().into_owned());
 
         let hostname = spec.sets_hostname().then(|| cbytes(spec.hostname.as_bytes()));
-        let hostname_label = lbl(format!("hostname {}", spec.hostname));
+        let hostname_label = lbl!(format!("hostname {}", spec.hostname));
         let exec = spec
             .exec
-            .then(|| (cbytes(EXIT_BINARY.as_bytes()), lbl(EXIT_BINARY.to_string())));
+            .then(|| (cbytes(EXIT_BINARY.as_bytes()), lbl!(EXIT_BINARY.to_string())));
         let mut capture = Vec::new();
         for c in &spec.capture {
-            capture.push((cstr("capture", c)?, lbl(c.display().to_string())));
+            capture.push((cstr("capture", c)?, lbl!(c.display().to_string())));
         }
 
         Ok(Plan {

@@ -50,7 +50,7 @@ fn absolute_symlink_to_a_host_path_is_bound_inside_the_rootfs() {
     let expect = r.fixture().etc[0].content.clone();
     let run = r.run_once().unwrap();
     assert_eq!(run.capture("/etc/hosts"), Some(&Ok(expect.into_bytes())));
-    let m = mountinfo::parse(&String::from_utf8_lossy(run.capture("/proc/self/mountinfo").unwrap().as_ref().unwrap()));
+    let m = mountinfo::parse(run.capture("/proc/self/mountinfo").unwrap().as_ref().unwrap());
     assert!(m.iter().any(|e| e.mount_point == host), "bound at the link's target inside the rootfs: {m:?}");
     drop(r);
     assert_eq!(std::fs::read_to_string(&host).unwrap(), content);
@@ -85,7 +85,7 @@ fn dangling_and_escaping_symlinks_fail_clearly_or_stay_inside() {
     });
     let mut r = common::runner(&spec, base2.path());
     let run = r.run_once().unwrap();
-    let m = mountinfo::parse(&String::from_utf8_lossy(run.capture("/proc/self/mountinfo").unwrap().as_ref().unwrap()));
+    let m = mountinfo::parse(run.capture("/proc/self/mountinfo").unwrap().as_ref().unwrap());
     assert!(m.iter().any(|e| e.mount_point.as_os_str() == "/host-canary"), "{m:?}");
     drop(r);
 

@@ -78,7 +78,7 @@ fn pivot_variants_leave_only_the_containers_mounts() {
         let base = common::base();
         let mut runner = common::runner(&spec(method), base.path());
         let r = runner.run_once().unwrap();
-        let entries = mountinfo::parse(&text(&r, "/proc/self/mountinfo"));
+        let entries = mountinfo::parse(text(&r, "/proc/self/mountinfo"));
         let points: BTreeSet<String> = entries.iter().map(|e| e.mount_point.display().to_string()).collect();
         let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
         assert_eq!(points, want, "{}: mounts inside the container", method.name());
@@ -101,7 +101,7 @@ fn chroot_keeps_the_old_root_in_the_namespace() {
     let base = common::base();
     let mut runner = common::runner(&spec(RootSwitch::Chroot), base.path());
     let r = runner.run_once().unwrap();
-    let entries = mountinfo::parse(&text(&r, "/proc/self/mountinfo"));
+    let entries = mountinfo::parse(text(&r, "/proc/self/mountinfo"));
     assert!(entries.iter().any(|e| e.mount_point.as_os_str() == "/" && e.fstype == "overlay"));
 }
 
@@ -177,7 +177,7 @@ fn user_injections_bind_files_and_dirs_read_only_when_asked() {
     let r = runner.run_once().unwrap();
     assert_eq!(text(&r, "/opt/new/deep/file"), "injected\n");
     assert_eq!(text(&r, "/srv/data/inner"), "inner\n");
-    let m = mountinfo::parse(&text(&r, "/proc/self/mountinfo"));
+    let m = mountinfo::parse(text(&r, "/proc/self/mountinfo"));
     let f = m.iter().find(|e| e.mount_point.as_os_str() == "/opt/new/deep/file").unwrap();
     assert!(f.mount_options.split(',').any(|o| o == "ro"), "{}", f.mount_options);
     let d = m.iter().find(|e| e.mount_point.as_os_str() == "/srv/data").unwrap();

@@ -59,8 +59,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         match r {
             Some(Ok(bytes)) => {
                 println!("\nmounts inside the container (last run):");
-                let text = String::from_utf8_lossy(bytes);
-                print!("{}", mountinfo::render_like_mount(&mountinfo::parse(&text)));
+                print!("{}", mountinfo::render_like_mount(&mountinfo::parse(bytes)));
             }
             Some(Err(e)) => {
                 return Err(CliError::Usage(format!(

@@ -73,7 +73,7 @@ impl Env {
             memory_mib,
             page_size: crate::sys::page_size(),
             host_mounts: crate::mountinfo::read_self()
-                .map(|t| t.lines().count())
+                .map(|t| t.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count())
                 .unwrap_or(0),
             rcu_expedited: read("/sys/kernel/rcu_expedited"),
             rcu_normal: read("/sys/kernel/rcu_normal"),

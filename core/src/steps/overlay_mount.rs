@@ -12,40 +12,55 @@ use nix::mount::MsFlags;
 use std::ffi::CStr;
 
 pub fn run<K: Kernel>(k: &mut K, plan: &Plan, st: &mut ChildState<'_>) -> Result<(), Fail> {
-    let label = plan.overlay_label;
-    match &plan.overlay {
-        OverlayPlan::Mount { chdir, data } => {
-            // Relative layer paths resolve against the cwd of the mounting task; the child is
-            // single-threaded, so its cwd is that task's own (what containerd gets from a
-            // dedicated thread with unshare(CLONE_FS)).
-            if let Some(dir) = chdir {
-                k.chdir(dir).at(Syscall::Chdir, label)?;
-            }
-            mount_overlay(k, plan, data)?;
-        }
-        OverlayPlan::FdPaths {
-            lowers,
-            data_layers,
-            prefix,
-            suffix,
-        } => fd_paths(k, plan, st, lowers, data_layers, prefix, suffix)?,
-        OverlayPlan::Fsconfig { params } => fsconfig(k, plan, st, params)?,
-    }
+    let to = To {
+        path: &plan.rootfs,
+        label: plan.overlay_label,
+    };
+    mount(k, &plan.overlay, to, st)?;
     st.root = k
         .openat(CWD, &plan.rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
         .at(Syscall::Openat, plan.rootfs_label)?;
     Ok(())
 }
 
-fn mount_overlay<K: Kernel>(k: &mut K, plan: &Plan, data: &CStr) -> Result<(), Fail> {
+/// Where the overlay goes, and the label naming it in errors.
+#[derive(Clone, Copy)]
+pub struct To<'a> {
+    pub path: &'a CStr,
+    pub label: u16,
+}
+
+/// Mounts an overlay plan on `to`.
+pub fn mount<K: Kernel>(k: &mut K, ov: &OverlayPlan, to: To<'_>, st: &mut ChildState<'_>) -> Result<(), Fail> {
+    match ov {
+        OverlayPlan::Mount { chdir, data } => {
+            // Relative layer paths resolve against the cwd of the mounting task; the child is
+            // single-threaded, so its cwd is that task's own (what containerd gets from a
+            // dedicated thread with unshare(CLONE_FS)).
+            if let Some(dir) = chdir {
+                k.chdir(dir).at(Syscall::Chdir, to.label)?;
+            }
+            mount_overlay(k, to, data)
+        }
+        OverlayPlan::FdPaths {
+            lowers,
+            data_layers,
+            prefix,
+            suffix,
+        } => fd_paths(k, to, st, lowers, data_layers, prefix, suffix),
+        OverlayPlan::Fsconfig { params } => fsconfig(k, to, st, params),
+    }
+}
+
+fn mount_overlay<K: Kernel>(k: &mut K, to: To<'_>, data: &CStr) -> Result<(), Fail> {
     k.mount(
         Some(c"overlay"),
-        Target::Path(&plan.rootfs),
+        Target::Path(to.path),
         Some(c"overlay"),
         MsFlags::empty(),
         Some(data),
     )
-    .at(Syscall::Mount, plan.overlay_label)
+    .at(Syscall::Mount, to.label)
 }
 
 /// Appends `bytes` to `buf` at `*n`; false when it does not fit (one byte kept for the NUL).
@@ -68,27 +83,50 @@ fn put_fd(buf: &mut [u8], n: &mut usize, fd: Fd) -> bool {
 /// `/proc/self/fd` with the fd numbers as relative layer names.
 fn fd_paths<K: Kernel>(
     k: &mut K,
-    plan: &Plan,
+    to: To<'_>,
     st: &mut ChildState<'_>,
     lowers: &[(std::ffi::CString, u16)],
     data_layers: &[(std::ffi::CString, u16)],
     prefix: &[u8],
     suffix: &[u8],
 ) -> Result<(), Fail> {
-    let label = plan.overlay_label;
+    let label = to.label;
+    let mut opened = 0;
+    let r = fd_paths_inner(k, to, st, lowers, data_layers, prefix, suffix, &mut opened);
+    // The layer fds must not stay open in the container, nor leak on failure.
+    for fd in &st.fds[..opened] {
+        let c = k.close(*fd).at(Syscall::Close, label);
+        if r.is_ok() {
+            c?;
+        }
+    }
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fd_paths_inner<K: Kernel>(
+    k: &mut K,
+    to: To<'_>,
+    st: &mut ChildState<'_>,
+    lowers: &[(std::ffi::CString, u16)],
+    data_layers: &[(std::ffi::CString, u16)],
+    prefix: &[u8],
+    suffix: &[u8],
+    opened: &mut usize,
+) -> Result<(), Fail> {
+    let label = to.label;
     let too_long = Fail::new(Syscall::FormatData, Errno::E2BIG, label);
     let mut n = 0;
-    let mut opened = 0;
     if !put(st.scratch, &mut n, prefix) {
         return Err(too_long);
     }
     for (i, (path, l)) in lowers.iter().chain(data_layers).enumerate() {
+        let slot = st.fds.get_mut(*opened).ok_or(too_long)?;
         let fd = k
             .openat(CWD, path, OFlag::O_PATH | OFlag::O_DIRECTORY, 0)
             .at(Syscall::Openat, *l)?;
-        let slot = st.fds.get_mut(opened).ok_or(too_long)?;
         *slot = fd;
-        opened += 1;
+        *opened += 1;
         let sep: &[u8] = if i >= lowers.len() {
             b"::"
         } else if i > 0 {
@@ -106,12 +144,7 @@ fn fd_paths<K: Kernel>(
     st.scratch[n] = 0;
     let data = CStr::from_bytes_with_nul(&st.scratch[..=n]).map_err(|_| too_long)?;
     k.chdir(c"/proc/self/fd").at(Syscall::Chdir, label)?;
-    mount_overlay(k, plan, data)?;
-    // The layer fds must not stay open in the container.
-    for fd in &st.fds[..opened] {
-        k.close(*fd).at(Syscall::Close, label)?;
-    }
-    Ok(())
+    mount_overlay(k, to, data)
 }
 
 /// Stores the kernel's fs_context messages after a failed fsconfig call.
@@ -133,12 +166,25 @@ fn keep_messages<K: Kernel>(k: &mut K, fd: Fd, st: &ChildState<'_>) {
 
 fn fsconfig<K: Kernel>(
     k: &mut K,
-    plan: &Plan,
+    to: To<'_>,
     st: &mut ChildState<'_>,
     params: &[FsconfigParam],
 ) -> Result<(), Fail> {
-    let label = plan.overlay_label;
+    let label = to.label;
     let fs = k.fsopen(c"overlay").at(Syscall::Fsopen, label)?;
+    let r = fsconfig_inner(k, fs, to, st, params);
+    let c = k.close(fs).at(Syscall::Close, label);
+    r.and(c)
+}
+
+fn fsconfig_inner<K: Kernel>(
+    k: &mut K,
+    fs: Fd,
+    to: To<'_>,
+    st: &mut ChildState<'_>,
+    params: &[FsconfigParam],
+) -> Result<(), Fail> {
+    let label = to.label;
     for p in params {
         let r = match p {
             FsconfigParam::Flag(key) => k.fsconfig_flag(fs, key).at(Syscall::Fsconfig, label),
@@ -164,9 +210,46 @@ fn fsconfig<K: Kernel>(
         return Err(Fail::new(Syscall::Fsconfig, e, label));
     }
     let mnt = k.fsmount(fs).at(Syscall::Fsmount, label)?;
-    k.move_mount(mnt, &plan.rootfs).at(Syscall::MoveMount, label)?;
-    k.close(mnt).at(Syscall::Close, label)?;
-    k.close(fs).at(Syscall::Close, label)
+    let r = k.move_mount(mnt, to.path).at(Syscall::MoveMount, label);
+    let c = k.close(mnt).at(Syscall::Close, label);
+    r.and(c)
+}
+
+/// An overlay mount made outside a setup child that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("overlay {strategy}: {syscall} on {path} failed: {errno}{}", .kernel_msg.as_ref().map(|m| format!(" (kernel: {m})")).unwrap_or_default())]
+pub struct MountError {
+    pub strategy: &'static str,
+    pub syscall: Syscall,
+    pub errno: Errno,
+    pub path: String,
+    pub kernel_msg: Option<String>,
+}
+
+/// Mounts `recipe` on `target` from the calling thread, with the real kernel. The calling
+/// thread's cwd may change (relative strategies chdir): call it from a thread with its own
+/// filesystem context and mount namespace, such as
+/// [`crate::testing::in_private_mount_ns`]. Fds it opens are closed again.
+pub fn mount_recipe(recipe: &crate::overlay::Recipe, target: &std::path::Path) -> Result<(), MountError> {
+    use std::os::unix::ffi::OsStrExt;
+    let strategy = recipe.strategy().name();
+    let mut labels = vec![target.display().to_string()];
+    let err = |syscall, errno, path: String| MountError { strategy, syscall, errno, path, kernel_msg: None };
+    let (ov, scratch_len) = OverlayPlan::from_recipe(recipe.clone(), crate::sys::page_size(), &mut labels)
+        .map_err(|e| err(Syscall::FormatData, Errno::EINVAL, e.to_string()))?;
+    let t = std::ffi::CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| err(Syscall::Mount, Errno::EINVAL, target.display().to_string()))?;
+    let rec: Box<crate::record::Shared> = crate::sys::zeroed_box();
+    let mut scratch = vec![0u8; scratch_len.max(1)];
+    let mut fds = vec![Fd(-1); crate::spec::MAX_LAYERS + 1];
+    let mut st = ChildState { root: Fd(-1), scratch: &mut scratch, fds: &mut fds, rec: &rec };
+    mount(&mut crate::sys::RealKernel, &ov, To { path: &t, label: 0 }, &mut st).map_err(|f| MountError {
+        strategy,
+        syscall: f.syscall,
+        errno: f.errno,
+        path: labels.get(usize::from(f.path)).cloned().unwrap_or_default(),
+        kernel_msg: rec.fs_msg(),
+    })
 }
 
 /// What this kernel supports for overlay mounts, probed once. The probe opens an overlay

@@ -22,8 +22,8 @@ pub fn runner(spec: &SetupSpec, base: &Path) -> Runner {
 }
 
 /// The host's mount table, raw.
-pub fn host_mounts() -> String {
-    std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo")
+pub fn host_mounts() -> Vec<u8> {
+    std::fs::read("/proc/self/mountinfo").expect("mountinfo")
 }
 
 /// Entries left in `dir`.
