@@ -49,7 +49,13 @@ pub trait Kernel {
     ) -> Result<(), Errno>;
     fn umount2(&mut self, target: &CStr, flags: MntFlags) -> Result<(), Errno>;
     /// `openat2(dir, path, {flags, resolve})`.
-    fn open_in(&mut self, dir: Fd, path: &CStr, flags: OFlag, resolve: Resolve) -> Result<Fd, Errno>;
+    fn open_in(
+        &mut self,
+        dir: Fd,
+        path: &CStr,
+        flags: OFlag,
+        resolve: Resolve,
+    ) -> Result<Fd, Errno>;
     /// `openat(dir, path, flags, mode)`.
     fn openat(&mut self, dir: Fd, path: &CStr, flags: OFlag, mode: u32) -> Result<Fd, Errno>;
     fn mkdirat(&mut self, dir: Fd, path: &CStr, mode: u32) -> Result<(), Errno>;
@@ -232,7 +238,13 @@ mod recorder {
         fn umount2(&mut self, target: &CStr, flags: MntFlags) -> Result<(), Errno> {
             self.push(Call::Umount2(own(target), flags))
         }
-        fn open_in(&mut self, dir: Fd, path: &CStr, flags: OFlag, resolve: Resolve) -> Result<Fd, Errno> {
+        fn open_in(
+            &mut self,
+            dir: Fd,
+            path: &CStr,
+            flags: OFlag,
+            resolve: Resolve,
+        ) -> Result<Fd, Errno> {
             self.push(Call::OpenIn(dir, own(path), flags, resolve))?;
             Ok(self.fd())
         }

@@ -23,8 +23,8 @@ pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod stats;
-pub mod suite;
 pub mod steps;
+pub mod suite;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod testing;

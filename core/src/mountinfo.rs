@@ -32,7 +32,9 @@ pub fn unescape_octal(s: impl AsRef<[u8]>) -> Vec<u8> {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             out.push(v as u8);
             i += 4;
         } else {
@@ -87,7 +89,10 @@ pub fn parse_line(line: impl AsRef<[u8]>) -> Option<MountEntry> {
 
 /// Parses a whole mountinfo text, skipping malformed lines.
 pub fn parse(text: impl AsRef<[u8]>) -> Vec<MountEntry> {
-    text.as_ref().split(|&c| c == b'\n').filter_map(parse_line).collect()
+    text.as_ref()
+        .split(|&c| c == b'\n')
+        .filter_map(parse_line)
+        .collect()
 }
 
 /// Renders entries as `mount(8)` prints them: `SOURCE on POINT type FS (OPTIONS)`.

@@ -163,7 +163,11 @@ fn cbytes(b: &[u8]) -> CString {
 impl OverlayPlan {
     /// The syscall arguments of a recipe; returns the plan and the scratch bytes the child
     /// needs. Path labels for errors are appended to `labels`.
-    pub fn from_recipe(recipe: Recipe, page_size: usize, labels: &mut Vec<String>) -> Result<(OverlayPlan, usize), PlanError> {
+    pub fn from_recipe(
+        recipe: Recipe,
+        page_size: usize,
+        labels: &mut Vec<String>,
+    ) -> Result<(OverlayPlan, usize), PlanError> {
         let mut lbl = |s: String| Plan::add_label(labels, s);
         Ok(match recipe {
             Recipe::Legacy { chdir, data, .. } => (
@@ -228,7 +232,11 @@ impl Plan {
     }
 
     /// Computes the plan of `spec` on `fixture`.
-    pub fn build(spec: &SetupSpec, fixture: &Fixture, features: &KernelFeatures) -> Result<Plan, PlanError> {
+    pub fn build(
+        spec: &SetupSpec,
+        fixture: &Fixture,
+        features: &KernelFeatures,
+    ) -> Result<Plan, PlanError> {
         let mut labels = vec![String::from("-")];
         macro_rules! lbl {
             ($s:expr) => {
@@ -244,7 +252,11 @@ impl Plan {
             Namespace::Pid => CloneFlags::CLONE_NEWPID,
             Namespace::Cgroup => CloneFlags::CLONE_NEWCGROUP,
         };
-        let clone_flags = spec.namespaces.iter().map(flag).fold(CloneFlags::empty(), |a, b| a | b);
+        let clone_flags = spec
+            .namespaces
+            .iter()
+            .map(flag)
+            .fold(CloneFlags::empty(), |a, b| a | b);
         let unshare = match spec.unshare {
             UnshareMode::Single => vec![clone_flags],
             UnshareMode::PerNs => spec.namespaces.iter().map(flag).collect(),
@@ -252,7 +264,9 @@ impl Plan {
 
         let (root_propagation, parent_propagation) = match spec.root_propagation {
             RootPropagation::Rslave => (MsFlags::MS_SLAVE | MsFlags::MS_REC, MsFlags::MS_SLAVE),
-            RootPropagation::Rprivate => (MsFlags::MS_PRIVATE | MsFlags::MS_REC, MsFlags::MS_PRIVATE),
+            RootPropagation::Rprivate => {
+                (MsFlags::MS_PRIVATE | MsFlags::MS_REC, MsFlags::MS_PRIVATE)
+            }
         };
         let rootfs = cstr("rootfs", &fixture.rootfs)?;
         let rootfs_label = lbl!(fixture.rootfs.display().to_string());
@@ -283,7 +297,8 @@ impl Plan {
         }
         let overlay_label = lbl!(format!("overlay on {}", fixture.rootfs.display()));
         let overlay_strategy = recipe.strategy();
-        let (overlay, scratch_len) = OverlayPlan::from_recipe(recipe, features.page_size, &mut labels)?;
+        let (overlay, scratch_len) =
+            OverlayPlan::from_recipe(recipe, features.page_size, &mut labels)?;
 
         // Injections: the /etc files first, then the user's, in order.
         let mut binds: Vec<(PathBuf, PathBuf, bool)> = fixture
@@ -292,7 +307,8 @@ impl Plan {
             .map(|e| (e.src.clone(), PathBuf::from(e.dst), false))
             .collect();
         for i in &spec.injections {
-            let dst = crate::spec::normalize_container_path(&i.dst).unwrap_or_else(|| i.dst.clone());
+            let dst =
+                crate::spec::normalize_container_path(&i.dst).unwrap_or_else(|| i.dst.clone());
             binds.push((i.src.clone(), dst, i.read_only));
         }
         let mut injects = Vec::new();
@@ -304,7 +320,10 @@ impl Plan {
             let comps: Vec<_> = rel.components().collect();
             for c in &comps[..comps.len().saturating_sub(1)] {
                 acc.push(c);
-                parents.push((cstr("inject", &acc)?, cstr("inject", Path::new(c.as_os_str()))?));
+                parents.push((
+                    cstr("inject", &acc)?,
+                    cstr("inject", Path::new(c.as_os_str()))?,
+                ));
             }
             let parent_rel = match rel.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -315,7 +334,10 @@ impl Plan {
                 rel: cstr("inject", &rel)?,
                 parents,
                 parent_rel: cstr("inject", &parent_rel)?,
-                base: cstr("inject", Path::new(rel.file_name().unwrap_or(OsStr::new("."))))?,
+                base: cstr(
+                    "inject",
+                    Path::new(rel.file_name().unwrap_or(OsStr::new("."))),
+                )?,
                 dir: meta.is_dir(),
                 read_only: ro,
                 label: lbl!(format!("{} -> {}", src.display(), dst.display())),
@@ -324,7 +346,13 @@ impl Plan {
 
         // Kernel filesystems.
         let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        let mut km = |rel: &str, source: &str, fstype: &str, flags: MsFlags, data: Option<&str>, mode: u32, label: String| KernelMount {
+        let mut km = |rel: &str,
+                      source: &str,
+                      fstype: &str,
+                      flags: MsFlags,
+                      data: Option<&str>,
+                      mode: u32,
+                      label: String| KernelMount {
             rel: cbytes(rel.as_bytes()),
             source: cbytes(source.as_bytes()),
             fstype: cbytes(fstype.as_bytes()),
@@ -334,9 +362,27 @@ impl Plan {
             label: lbl!(label),
         };
         let has = |k: MountKind| spec.mounts.contains(&k);
-        let proc = has(MountKind::Proc).then(|| km("proc", "proc", "proc", nosuid_nodev_noexec, None, 0o555, "proc on /proc".into()));
+        let proc = has(MountKind::Proc).then(|| {
+            km(
+                "proc",
+                "proc",
+                "proc",
+                nosuid_nodev_noexec,
+                None,
+                0o555,
+                "proc on /proc".into(),
+            )
+        });
         let sys = has(MountKind::Sys).then(|| {
-            km("sys", "sysfs", "sysfs", nosuid_nodev_noexec | MsFlags::MS_RDONLY, None, 0o555, "sysfs on /sys".into())
+            km(
+                "sys",
+                "sysfs",
+                "sysfs",
+                nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+                None,
+                0o555,
+                "sysfs on /sys".into(),
+            )
         });
         let dev = if has(MountKind::Dev) {
             let tmpfs = km(
@@ -360,13 +406,25 @@ impl Plan {
                 )
             });
             let shm = has(MountKind::Shm).then(|| {
-                km("shm", "shm", "tmpfs", nosuid_nodev_noexec, Some("mode=1777,size=65536k"), 0o1777, "tmpfs on /dev/shm".into())
+                km(
+                    "shm",
+                    "shm",
+                    "tmpfs",
+                    nosuid_nodev_noexec,
+                    Some("mode=1777,size=65536k"),
+                    0o1777,
+                    "tmpfs on /dev/shm".into(),
+                )
             });
             let mut devices = Vec::new();
             for name in ["null", "zero", "full", "random", "urandom", "tty"] {
                 let host = format!("/dev/{name}");
                 if Path::new(&host).exists() {
-                    devices.push((cbytes(name.as_bytes()), cbytes(host.as_bytes()), lbl!(format!("{host} -> /dev/{name}"))));
+                    devices.push((
+                        cbytes(name.as_bytes()),
+                        cbytes(host.as_bytes()),
+                        lbl!(format!("{host} -> /dev/{name}")),
+                    ));
                 }
             }
             let mut symlinks: Vec<(CString, CString)> = [
@@ -404,17 +462,25 @@ impl Plan {
                     && !seen.contains(&e.mount_point)
                 {
                     seen.push(e.mount_point.clone());
-                    hide.push((cstr("hide", &e.mount_point)?, lbl!(e.mount_point.display().to_string())));
+                    hide.push((
+                        cstr("hide", &e.mount_point)?,
+                        lbl!(e.mount_point.display().to_string()),
+                    ));
                 }
             }
         }
         let put_old_label = lbl!(PUT_OLD_ABS.to_string_lossy().into_owned());
 
-        let hostname = spec.sets_hostname().then(|| cbytes(spec.hostname.as_bytes()));
+        let hostname = spec
+            .sets_hostname()
+            .then(|| cbytes(spec.hostname.as_bytes()));
         let hostname_label = lbl!(format!("hostname {}", spec.hostname));
-        let exec = spec
-            .exec
-            .then(|| (cbytes(EXIT_BINARY.as_bytes()), lbl!(EXIT_BINARY.to_string())));
+        let exec = spec.exec.then(|| {
+            (
+                cbytes(EXIT_BINARY.as_bytes()),
+                lbl!(EXIT_BINARY.to_string()),
+            )
+        });
         let mut capture = Vec::new();
         for c in &spec.capture {
             capture.push((cstr("capture", c)?, lbl!(c.display().to_string())));

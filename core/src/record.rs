@@ -273,7 +273,10 @@ impl Shared {
     /// The last phase stamped, if any.
     pub fn last_done(&self) -> Option<Phase> {
         let d = self.done.load(Relaxed);
-        Phase::ALL.into_iter().rev().find(|p| d & (1 << p.index()) != 0)
+        Phase::ALL
+            .into_iter()
+            .rev()
+            .find(|p| d & (1 << p.index()) != 0)
     }
 
     /// Records the first failure of a run (later ones are ignored).

@@ -62,9 +62,14 @@ impl NamespaceSet {
 
     /// mnt + uts + ipc + pid: what runc unshares for a container without its own network.
     pub fn default_set() -> Self {
-        [Namespace::Mnt, Namespace::Uts, Namespace::Ipc, Namespace::Pid]
-            .into_iter()
-            .collect()
+        [
+            Namespace::Mnt,
+            Namespace::Uts,
+            Namespace::Ipc,
+            Namespace::Pid,
+        ]
+        .into_iter()
+        .collect()
     }
 
     pub fn contains(self, ns: Namespace) -> bool {
@@ -77,7 +82,9 @@ impl NamespaceSet {
 
     /// Members in unshare order.
     pub fn iter(self) -> impl Iterator<Item = Namespace> {
-        Namespace::ALL.into_iter().filter(move |n| self.contains(*n))
+        Namespace::ALL
+            .into_iter()
+            .filter(move |n| self.contains(*n))
     }
 
     pub fn is_empty(self) -> bool {
@@ -408,7 +415,9 @@ pub enum SpecError {
     InjectDuplicate(PathBuf),
     #[error("capture: `{0}` must be an absolute path")]
     CapturePath(PathBuf),
-    #[error("root-switch: `{0}` cannot run with --root-propagation rprivate (not safe without pivot_root)")]
+    #[error(
+        "root-switch: `{0}` cannot run with --root-propagation rprivate (not safe without pivot_root)"
+    )]
     MoveChrootPrivate(&'static str),
     #[error("{which}: phase `{phase}` is not part of this spec")]
     PhaseNotRun { which: &'static str, phase: Phase },
@@ -596,7 +605,12 @@ mod tests {
     fn namespace_lists_parse_and_reject_unknown() {
         let s: NamespaceSet = "mnt, pid,uts".parse().unwrap();
         assert_eq!(s.to_string(), "mnt,uts,pid");
-        assert!("mnt,user".parse::<NamespaceSet>().unwrap_err().contains("`user`"));
+        assert!(
+            "mnt,user"
+                .parse::<NamespaceSet>()
+                .unwrap_err()
+                .contains("`user`")
+        );
     }
 
     #[test]
@@ -611,11 +625,17 @@ mod tests {
             SpecError::NoMountNamespace
         );
         assert_eq!(
-            bad(&|s| s.image = ImageSource::Synthetic { layers: 501, files_per_layer: 1 }),
+            bad(&|s| s.image = ImageSource::Synthetic {
+                layers: 501,
+                files_per_layer: 1
+            }),
             SpecError::LayerCount(501)
         );
         assert_eq!(
-            bad(&|s| s.image = ImageSource::Synthetic { layers: 0, files_per_layer: 1 }),
+            bad(&|s| s.image = ImageSource::Synthetic {
+                layers: 0,
+                files_per_layer: 1
+            }),
             SpecError::LayerCount(0)
         );
         assert_eq!(
@@ -636,18 +656,27 @@ mod tests {
         ));
         assert_eq!(
             bad(&|s| s.fail_at = Some(Phase::Clone)),
-            SpecError::PhaseNotRun { which: "fail-at", phase: Phase::Clone }
+            SpecError::PhaseNotRun {
+                which: "fail-at",
+                phase: Phase::Clone
+            }
         );
         assert_eq!(
             bad(&|s| s.fail_at = Some(Phase::Teardown)),
-            SpecError::PhaseNotRun { which: "fail-at", phase: Phase::Teardown }
+            SpecError::PhaseNotRun {
+                which: "fail-at",
+                phase: Phase::Teardown
+            }
         );
     }
 
     #[test]
     fn injections_parse() {
         let i: Injection = "/a:/b:ro".parse().unwrap();
-        assert_eq!((i.src.as_path(), i.dst.as_path(), i.read_only), (Path::new("/a"), Path::new("/b"), true));
+        assert_eq!(
+            (i.src.as_path(), i.dst.as_path(), i.read_only),
+            (Path::new("/a"), Path::new("/b"), true)
+        );
         let i: Injection = "/a:/b".parse().unwrap();
         assert!(!i.read_only);
         assert!("/a".parse::<Injection>().is_err());
@@ -656,7 +685,10 @@ mod tests {
 
     #[test]
     fn container_paths_normalize() {
-        assert_eq!(normalize_container_path(Path::new("/etc/./hosts/")), Some(PathBuf::from("/etc/hosts")));
+        assert_eq!(
+            normalize_container_path(Path::new("/etc/./hosts/")),
+            Some(PathBuf::from("/etc/hosts"))
+        );
         assert_eq!(normalize_container_path(Path::new("/")), None);
         assert_eq!(normalize_container_path(Path::new("etc")), None);
         assert_eq!(normalize_container_path(Path::new("/a/../b")), None);

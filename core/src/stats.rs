@@ -148,8 +148,14 @@ mod tests {
 
     fn run(fork: u64, overlay: u64) -> RunRecord {
         let mut r = RunRecord::default();
-        r.phases[Phase::Fork.index()] = Some(PhaseTime { wall: fork, cpu: fork / 2 });
-        r.phases[Phase::Overlay.index()] = Some(PhaseTime { wall: overlay, cpu: overlay });
+        r.phases[Phase::Fork.index()] = Some(PhaseTime {
+            wall: fork,
+            cpu: fork / 2,
+        });
+        r.phases[Phase::Overlay.index()] = Some(PhaseTime {
+            wall: overlay,
+            cpu: overlay,
+        });
         r
     }
 

@@ -2,7 +2,7 @@
 //! harness itself costs.
 
 use crate::overlay::Strategy;
-use crate::record::{Shared, Stamper, Stamp};
+use crate::record::{Shared, Stamp, Stamper};
 use crate::report::Instrumentation;
 use crate::spec::{ImageSource, RootSwitch, SetupSpec, SpawnMode};
 use hdrhistogram::Histogram;
@@ -29,7 +29,12 @@ fn config(axis: &str, value: &str, spec: SetupSpec) -> Config {
 fn with_layers(base: &SetupSpec, layers: usize, files: Option<usize>) -> SetupSpec {
     let files_per_layer = match (&base.image, files) {
         (_, Some(f)) => f,
-        (ImageSource::Synthetic { files_per_layer, .. }, None) => *files_per_layer,
+        (
+            ImageSource::Synthetic {
+                files_per_layer, ..
+            },
+            None,
+        ) => *files_per_layer,
         _ => crate::spec::DEFAULT_FILES_PER_LAYER,
     };
     SetupSpec {
@@ -51,21 +56,46 @@ pub const STRATEGY_LAYERS: [usize; 6] = [1, 2, 38, 128, 256, 500];
 pub fn default_suite(base: &SetupSpec, quick: bool) -> Vec<Config> {
     let mut v = Vec::new();
     for m in RootSwitch::ALL {
-        v.push(config("root_switch", m.name(), SetupSpec { root_switch: m, ..base.clone() }));
+        v.push(config(
+            "root_switch",
+            m.name(),
+            SetupSpec {
+                root_switch: m,
+                ..base.clone()
+            },
+        ));
     }
     for n in [1, 8, 64] {
         v.push(config("layers", &n.to_string(), with_layers(base, n, None)));
     }
-    v.push(config("spawn", "clone", SetupSpec { spawn: SpawnMode::Clone, ..base.clone() }));
+    v.push(config(
+        "spawn",
+        "clone",
+        SetupSpec {
+            spawn: SpawnMode::Clone,
+            ..base.clone()
+        },
+    ));
     if cfg!(target_arch = "x86_64") {
-        v.push(config("exec", "on", SetupSpec { exec: true, ..base.clone() }));
+        v.push(config(
+            "exec",
+            "on",
+            SetupSpec {
+                exec: true,
+                ..base.clone()
+            },
+        ));
     }
     if !quick {
         for s in Strategy::CONCRETE {
             for n in STRATEGY_LAYERS {
                 let mut spec = with_layers(base, n, Some(10));
                 spec.overlay.strategy = s;
-                v.push(config(&format!("overlay:{}", s.name()), &n.to_string(), spec));
+                v.push(config(
+                    &format!("overlay:{}", s.name()),
+                    &n.to_string(),
+                    spec,
+                ));
             }
         }
     }
@@ -99,18 +129,28 @@ mod tests {
     fn suite_covers_every_method_and_phase() {
         let q = default_suite(&SetupSpec::default(), true);
         for m in RootSwitch::ALL {
-            assert!(q.iter().any(|c| c.name == format!("root_switch={}", m.name())));
+            assert!(
+                q.iter()
+                    .any(|c| c.name == format!("root_switch={}", m.name()))
+            );
         }
         let mut phases: Vec<crate::Phase> = q.iter().flat_map(|c| c.spec.phases()).collect();
         phases.sort();
         phases.dedup();
-        let expect = if cfg!(target_arch = "x86_64") { crate::Phase::ALL.len() } else { crate::Phase::ALL.len() - 1 };
+        let expect = if cfg!(target_arch = "x86_64") {
+            crate::Phase::ALL.len()
+        } else {
+            crate::Phase::ALL.len() - 1
+        };
         assert_eq!(phases.len(), expect, "{phases:?}");
         for c in &q {
             c.spec.validate().unwrap();
         }
         let full = default_suite(&SetupSpec::default(), false);
-        assert_eq!(full.len(), q.len() + Strategy::CONCRETE.len() * STRATEGY_LAYERS.len());
+        assert_eq!(
+            full.len(),
+            q.len() + Strategy::CONCRETE.len() * STRATEGY_LAYERS.len()
+        );
         let names: std::collections::HashSet<&str> = full.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names.len(), full.len(), "names are unique");
     }

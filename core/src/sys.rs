@@ -111,7 +111,13 @@ impl Kernel for RealKernel {
 
     /// `openat2(dir, path, {flags | O_CLOEXEC, resolve}, sizeof)`
     #[inline]
-    fn open_in(&mut self, dir: Fd, path: &CStr, flags: OFlag, resolve: Resolve) -> Result<Fd, Errno> {
+    fn open_in(
+        &mut self,
+        dir: Fd,
+        path: &CStr,
+        flags: OFlag,
+        resolve: Resolve,
+    ) -> Result<Fd, Errno> {
         let resolve = match resolve {
             Resolve::InRoot => libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
             Resolve::InRootNoSymlinks => libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS,
@@ -138,7 +144,12 @@ impl Kernel for RealKernel {
     fn openat(&mut self, dir: Fd, path: &CStr, flags: OFlag, mode: u32) -> Result<Fd, Errno> {
         // SAFETY: `path` is NUL-terminated and borrowed for the call.
         let fd = unsafe {
-            libc::openat(dir.0, path.as_ptr(), (flags | OFlag::O_CLOEXEC).bits(), mode)
+            libc::openat(
+                dir.0,
+                path.as_ptr(),
+                (flags | OFlag::O_CLOEXEC).bits(),
+                mode,
+            )
         };
         ret_fd(fd as libc::c_long)
     }
@@ -219,7 +230,14 @@ impl Kernel for RealKernel {
     fn fsconfig_string(&mut self, fd: Fd, key: &CStr, value: &CStr) -> Result<(), Errno> {
         // SAFETY: key and value are NUL-terminated and borrowed for the call.
         let r = unsafe {
-            libc::syscall(libc::SYS_fsconfig, fd.0, FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0)
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fd.0,
+                FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0,
+            )
         };
         Errno::result(r).map(drop)
     }
@@ -229,7 +247,14 @@ impl Kernel for RealKernel {
     fn fsconfig_flag(&mut self, fd: Fd, key: &CStr) -> Result<(), Errno> {
         // SAFETY: key is NUL-terminated and borrowed for the call; value is NULL as required.
         let r = unsafe {
-            libc::syscall(libc::SYS_fsconfig, fd.0, FSCONFIG_SET_FLAG, key.as_ptr(), ptr::null::<u8>(), 0)
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fd.0,
+                FSCONFIG_SET_FLAG,
+                key.as_ptr(),
+                ptr::null::<u8>(),
+                0,
+            )
         };
         Errno::result(r).map(drop)
     }
@@ -239,7 +264,14 @@ impl Kernel for RealKernel {
     fn fsconfig_fd(&mut self, fd: Fd, key: &CStr, value: Fd) -> Result<(), Errno> {
         // SAFETY: key is NUL-terminated and borrowed for the call; value is NULL as required.
         let r = unsafe {
-            libc::syscall(libc::SYS_fsconfig, fd.0, FSCONFIG_SET_FD, key.as_ptr(), ptr::null::<u8>(), value.0)
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fd.0,
+                FSCONFIG_SET_FD,
+                key.as_ptr(),
+                ptr::null::<u8>(),
+                value.0,
+            )
         };
         Errno::result(r).map(drop)
     }

@@ -35,8 +35,10 @@ pub fn require_root(test: &str) -> bool {
 pub fn in_private_mount_ns<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         s.spawn(|| {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS | nix::sched::CloneFlags::CLONE_NEWNS)
-                .expect("unshare(CLONE_FS|CLONE_NEWNS)");
+            nix::sched::unshare(
+                nix::sched::CloneFlags::CLONE_FS | nix::sched::CloneFlags::CLONE_NEWNS,
+            )
+            .expect("unshare(CLONE_FS|CLONE_NEWNS)");
             nix::mount::mount(
                 None::<&str>,
                 "/",

@@ -46,22 +46,45 @@ fn the_setup_child_never_allocates() {
         return;
     }
     let mut specs = Vec::new();
-    for s in [Strategy::Legacy, Strategy::LegacyCompact, Strategy::ShortLinks, Strategy::FdPaths, Strategy::Fsconfig] {
+    for s in [
+        Strategy::Legacy,
+        Strategy::LegacyCompact,
+        Strategy::ShortLinks,
+        Strategy::FdPaths,
+        Strategy::Fsconfig,
+    ] {
         let mut spec = SetupSpec::default();
         spec.overlay.strategy = s;
         specs.push(spec);
     }
     for m in RootSwitch::ALL {
-        specs.push(SetupSpec { root_switch: m, spawn: SpawnMode::Clone, ..SetupSpec::default() });
+        specs.push(SetupSpec {
+            root_switch: m,
+            spawn: SpawnMode::Clone,
+            ..SetupSpec::default()
+        });
     }
-    specs.push(SetupSpec { capture: vec!["/proc/self/mountinfo".into()], ..SetupSpec::default() });
+    specs.push(SetupSpec {
+        capture: vec!["/proc/self/mountinfo".into()],
+        ..SetupSpec::default()
+    });
     for spec in specs {
         let base = common::base();
-        let opts = RunnerOptions { tmp: base.path().into(), alloc_probe: Some(probe) };
+        let opts = RunnerOptions {
+            tmp: base.path().into(),
+            alloc_probe: Some(probe),
+        };
         let mut r = Runner::new(&spec, &opts).unwrap();
         r.run_once().unwrap();
         let (start, end) = r.alloc_probe_readings();
         assert!(start > 0, "probe was read");
-        assert_eq!(start, end, "{:?} / {}: the child allocated {} times", spec.overlay.strategy, spec.root_switch.name(), end - start);
+        assert_eq!(
+            start,
+            end,
+            "{:?} / {}: the child allocated {} times",
+            spec.overlay.strategy,
+            spec.root_switch.name(),
+            end - start
+        );
     }
 }

@@ -22,8 +22,16 @@ fn child_phases(s: &SetupSpec) -> Vec<Phase> {
 fn specs() -> Vec<SetupSpec> {
     vec![
         SetupSpec::default(),
-        SetupSpec { spawn: SpawnMode::Clone, root_switch: RootSwitch::MoveChroot, ..SetupSpec::default() },
-        SetupSpec { exec: cfg!(target_arch = "x86_64"), root_switch: RootSwitch::PivotPutold, ..SetupSpec::default() },
+        SetupSpec {
+            spawn: SpawnMode::Clone,
+            root_switch: RootSwitch::MoveChroot,
+            ..SetupSpec::default()
+        },
+        SetupSpec {
+            exec: cfg!(target_arch = "x86_64"),
+            root_switch: RootSwitch::PivotPutold,
+            ..SetupSpec::default()
+        },
     ]
 }
 
@@ -35,15 +43,28 @@ fn successful_runs_leave_the_host_untouched() {
     let before = common::host_mounts();
     let base = common::base();
     for method in RootSwitch::ALL {
-        let s = SetupSpec { root_switch: method, ..SetupSpec::default() };
+        let s = SetupSpec {
+            root_switch: method,
+            ..SetupSpec::default()
+        };
         let mut r = common::runner(&s, base.path());
         for _ in 0..5 {
             r.run_once().unwrap();
         }
-        assert_eq!(common::leftovers(r.dir()).iter().filter(|p| p.ends_with("upper") || p.ends_with("work")).count(), 0);
+        assert_eq!(
+            common::leftovers(r.dir())
+                .iter()
+                .filter(|p| p.ends_with("upper") || p.ends_with("work"))
+                .count(),
+            0
+        );
         drop(r);
         assert_eq!(common::host_mounts(), before, "{}", method.name());
-        assert!(common::leftovers(base.path()).is_empty(), "{:?}", common::leftovers(base.path()));
+        assert!(
+            common::leftovers(base.path()).is_empty(),
+            "{:?}",
+            common::leftovers(base.path())
+        );
     }
 }
 
@@ -56,11 +77,20 @@ fn a_failure_at_any_phase_leaves_no_mount_and_no_temp_dir() {
     for s in specs() {
         for phase in child_phases(&s) {
             let base = common::base();
-            let spec = SetupSpec { fail_at: Some(phase), ..s.clone() };
+            let spec = SetupSpec {
+                fail_at: Some(phase),
+                ..s.clone()
+            };
             let mut r = common::runner(&spec, base.path());
             let e = r.run_once().unwrap_err();
             match &e {
-                RunError::Child { phase: p, syscall, errno, path, .. } => {
+                RunError::Child {
+                    phase: p,
+                    syscall,
+                    errno,
+                    path,
+                    ..
+                } => {
                     assert_eq!(*p, phase);
                     assert_eq!(*syscall, Syscall::FailPoint);
                     assert_eq!(*errno, Errno::ECANCELED);
@@ -72,10 +102,17 @@ fn a_failure_at_any_phase_leaves_no_mount_and_no_temp_dir() {
             assert!(msg.starts_with(phase.name()), "{msg}");
             // The runner is still usable: the next run fails the same way, cleanly.
             assert!(r.run_once().is_err());
-            assert!(!r.dir().join("upper").exists() && !r.dir().join("work").exists(), "{phase}");
+            assert!(
+                !r.dir().join("upper").exists() && !r.dir().join("work").exists(),
+                "{phase}"
+            );
             drop(r);
             assert_eq!(common::host_mounts(), before, "after a failure in {phase}");
-            assert!(common::leftovers(base.path()).is_empty(), "{phase}: {:?}", common::leftovers(base.path()));
+            assert!(
+                common::leftovers(base.path()).is_empty(),
+                "{phase}: {:?}",
+                common::leftovers(base.path())
+            );
         }
     }
 }
@@ -89,7 +126,10 @@ fn a_child_killed_mid_setup_leaves_no_mount_and_no_temp_dir() {
     for s in specs() {
         for phase in child_phases(&s) {
             let base = common::base();
-            let spec = SetupSpec { kill_at: Some(phase), ..s.clone() };
+            let spec = SetupSpec {
+                kill_at: Some(phase),
+                ..s.clone()
+            };
             let mut r = common::runner(&spec, base.path());
             match r.run_once() {
                 Err(RunError::Killed { signal, phase: p }) => {
@@ -101,7 +141,11 @@ fn a_child_killed_mid_setup_leaves_no_mount_and_no_temp_dir() {
             }
             drop(r);
             assert_eq!(common::host_mounts(), before, "after SIGKILL after {phase}");
-            assert!(common::leftovers(base.path()).is_empty(), "{phase}: {:?}", common::leftovers(base.path()));
+            assert!(
+                common::leftovers(base.path()).is_empty(),
+                "{phase}: {:?}",
+                common::leftovers(base.path())
+            );
         }
     }
 }
@@ -123,11 +167,26 @@ fn real_kernel_errors_name_phase_syscall_and_path() {
     let mut r = common::runner(&spec, base.path());
     std::fs::remove_file(&src).unwrap();
     let e = r.run_once().unwrap_err();
-    let RunError::Child { phase, syscall, errno, ref path, .. } = e else { panic!("{e}") };
-    assert_eq!((phase, syscall, errno), (Phase::Inject, Syscall::Mount, Errno::ENOENT));
+    let RunError::Child {
+        phase,
+        syscall,
+        errno,
+        ref path,
+        ..
+    } = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(
+        (phase, syscall, errno),
+        (Phase::Inject, Syscall::Mount, Errno::ENOENT)
+    );
     assert!(path.contains("vanishing"), "{path}");
     let msg = e.to_string();
-    assert!(msg.contains("inject") && msg.contains("mount") && msg.contains("vanishing"), "{msg}");
+    assert!(
+        msg.contains("inject") && msg.contains("mount") && msg.contains("vanishing"),
+        "{msg}"
+    );
     drop(r);
     assert_eq!(common::host_mounts(), before);
     assert!(common::leftovers(base.path()).is_empty());

@@ -17,7 +17,10 @@ fn one_line_error(o: &Output) -> String {
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "stderr: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("spinup: ") || err.starts_with("error: "), "{err}");
+    assert!(
+        err.starts_with("spinup: ") || err.starts_with("error: "),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     err
 }
@@ -40,7 +43,10 @@ fn bad_input_is_one_line_and_exit_2_before_anything_is_mounted() {
         (&["run", "--root-switch", "teleport"], "teleport"),
         (&["run", "--iterations", "0"], "iterations"),
         (&["bench", "--iterations", "0"], "iterations"),
-        (&["compare", "/nonexistent/a", "/nonexistent/b"], "/nonexistent/a"),
+        (
+            &["compare", "/nonexistent/a", "/nonexistent/b"],
+            "/nonexistent/a",
+        ),
     ];
     for (args, needle) in cases {
         let mut a = args.to_vec();
@@ -61,9 +67,18 @@ fn bad_images_and_sources_are_named_when_root() {
     let base = common::base();
     let tmp = base.path().to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["run", "--image", "/nonexistent/image"], "/nonexistent/image"),
-        (&["run", "--inject", "/nonexistent/src:/etc/x"], "/nonexistent/src"),
-        (&["run", "--layers", "500", "--overlay-strategy", "legacy"], "bytes"),
+        (
+            &["run", "--image", "/nonexistent/image"],
+            "/nonexistent/image",
+        ),
+        (
+            &["run", "--inject", "/nonexistent/src:/etc/x"],
+            "/nonexistent/src",
+        ),
+        (
+            &["run", "--layers", "500", "--overlay-strategy", "legacy"],
+            "bytes",
+        ),
     ];
     for (args, needle) in cases {
         let mut a = args.to_vec();
@@ -72,7 +87,11 @@ fn bad_images_and_sources_are_named_when_root() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
     assert_eq!(common::host_mounts(), before);
-    assert!(common::leftovers(base.path()).is_empty(), "{:?}", common::leftovers(base.path()));
+    assert!(
+        common::leftovers(base.path()).is_empty(),
+        "{:?}",
+        common::leftovers(base.path())
+    );
 }
 
 #[test]
@@ -82,7 +101,16 @@ fn without_cap_sys_admin_it_says_what_is_missing() {
     }
     // Drop to nobody with no capabilities.
     let o = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", BIN, "run", "-n", "1"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            BIN,
+            "run",
+            "-n",
+            "1",
+        ])
         .output();
     let Ok(o) = o else {
         panic!("setpriv (util-linux) is needed for this test");
@@ -97,15 +125,44 @@ fn run_prints_a_phase_table_and_the_container_mounts() {
         return;
     }
     let base = common::base();
-    let o = spinup(&["run", "-n", "5", "--warmup", "1", "--show-mounts", "--tmp", base.path().to_str().unwrap()]);
+    let o = spinup(&[
+        "run",
+        "-n",
+        "5",
+        "--warmup",
+        "1",
+        "--show-mounts",
+        "--tmp",
+        base.path().to_str().unwrap(),
+    ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for p in ["fork", "unshare", "fork_pid1", "propagation", "overlay", "inject", "mounts", "jail", "post_jail", "exit_reap", "teardown", "total"] {
+    for p in [
+        "fork",
+        "unshare",
+        "fork_pid1",
+        "propagation",
+        "overlay",
+        "inject",
+        "mounts",
+        "jail",
+        "post_jail",
+        "exit_reap",
+        "teardown",
+        "total",
+    ] {
         assert!(out.lines().any(|l| l.starts_with(p)), "{p} row in\n{out}");
     }
     assert!(out.contains("overlay on / type overlay"), "{out}");
     assert!(out.contains("proc on /proc type proc"), "{out}");
-    let o = spinup(&["run", "-n", "2", "--json", "--tmp", base.path().to_str().unwrap()]);
+    let o = spinup(&[
+        "run",
+        "-n",
+        "2",
+        "--json",
+        "--tmp",
+        base.path().to_str().unwrap(),
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["iterations"], 2);
     assert!(v["phases"]["jail"]["wall"]["p50"].as_u64().unwrap() > 0);
@@ -121,9 +178,22 @@ fn bench_writes_a_report_with_every_phase() {
     let out = base.path().join("results");
     let tmp = base.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    let o = spinup(&["bench", "--quick", "-n", "3", "--out", out.to_str().unwrap(), "--tmp", tmp.to_str().unwrap()]);
+    let o = spinup(&[
+        "bench",
+        "--quick",
+        "-n",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--tmp",
+        tmp.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let dirs: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
+    let dirs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
     assert_eq!(dirs.len(), 1);
     let dir = dirs[0].path();
     let r = Report::load(&dir).unwrap();
@@ -134,13 +204,29 @@ fn bench_writes_a_report_with_every_phase() {
         }
         assert!(names.contains(&p.name().to_string()), "{p} in summary");
     }
-    assert!(r.runs.iter().all(|x| x.iterations == 3 && x.phases.contains_key("total")));
-    for f in ["report.md", "phases.svg", "overlay_layers.svg", "root_switch-pivot.hlog"] {
+    assert!(
+        r.runs
+            .iter()
+            .all(|x| x.iterations == 3 && x.phases.contains_key("total"))
+    );
+    for f in [
+        "report.md",
+        "phases.svg",
+        "overlay_layers.svg",
+        "root_switch-pivot.hlog",
+    ] {
         assert!(dir.join(f).exists(), "{f}");
     }
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(md.contains("Root switch against chroot") && md.contains("per layer"), "{md}");
-    assert!(std::fs::read_to_string(out.join("README.md")).unwrap().contains(&dirs[0].file_name().to_string_lossy().into_owned()));
+    assert!(
+        md.contains("Root switch against chroot") && md.contains("per layer"),
+        "{md}"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("README.md"))
+            .unwrap()
+            .contains(&dirs[0].file_name().to_string_lossy().into_owned())
+    );
     // Compare a run with itself: nothing changes.
     let o = spinup(&["compare", dir.to_str().unwrap(), dir.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout);

@@ -16,7 +16,10 @@ use std::path::Path;
 
 /// A one-layer image with the usual mount points; `f` adds to it.
 fn image(base: &Path, f: impl FnOnce(&Path)) -> SetupSpec {
-    let img = common::image(base, &[&[("proc", None), ("sys", None), ("dev", None), ("etc", None)]]);
+    let img = common::image(
+        base,
+        &[&[("proc", None), ("sys", None), ("dev", None), ("etc", None)]],
+    );
     f(&img.join("layers/0000"));
     SetupSpec {
         image: ImageSource::Dir(img),
@@ -50,8 +53,16 @@ fn absolute_symlink_to_a_host_path_is_bound_inside_the_rootfs() {
     let expect = r.fixture().etc[0].content.clone();
     let run = r.run_once().unwrap();
     assert_eq!(run.capture("/etc/hosts"), Some(&Ok(expect.into_bytes())));
-    let m = mountinfo::parse(run.capture("/proc/self/mountinfo").unwrap().as_ref().unwrap());
-    assert!(m.iter().any(|e| e.mount_point == host), "bound at the link's target inside the rootfs: {m:?}");
+    let m = mountinfo::parse(
+        run.capture("/proc/self/mountinfo")
+            .unwrap()
+            .as_ref()
+            .unwrap(),
+    );
+    assert!(
+        m.iter().any(|e| e.mount_point == host),
+        "bound at the link's target inside the rootfs: {m:?}"
+    );
     drop(r);
     assert_eq!(std::fs::read_to_string(&host).unwrap(), content);
     assert_eq!(common::host_mounts(), before);
@@ -67,13 +78,30 @@ fn dangling_and_escaping_symlinks_fail_clearly_or_stay_inside() {
     let (host, content) = canary(base.path());
 
     // Target only exists on the host: a clear error, not a host mount.
-    let spec = image(base.path(), |l| symlink(&host, l.join("etc/hosts")).unwrap());
+    let spec = image(base.path(), |l| {
+        symlink(&host, l.join("etc/hosts")).unwrap()
+    });
     let mut r = common::runner(&spec, base.path());
     let e = r.run_once().unwrap_err();
-    let RunError::Child { phase, syscall, errno, ref path, .. } = e else { panic!("{e}") };
-    assert_eq!((phase, syscall, errno), (Phase::Inject, Syscall::Openat, Errno::EEXIST));
+    let RunError::Child {
+        phase,
+        syscall,
+        errno,
+        ref path,
+        ..
+    } = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(
+        (phase, syscall, errno),
+        (Phase::Inject, Syscall::Openat, Errno::EEXIST)
+    );
     assert!(path.ends_with("/etc/hosts"), "{path}");
-    assert!(e.to_string().contains("does not exist inside the rootfs"), "{e}");
+    assert!(
+        e.to_string().contains("does not exist inside the rootfs"),
+        "{e}"
+    );
     drop(r);
 
     // A relative link climbing out is clamped at the rootfs: it lands on /host-canary inside.
@@ -81,12 +109,25 @@ fn dangling_and_escaping_symlinks_fail_clearly_or_stay_inside() {
     let spec = image(base2.path(), |l| {
         std::fs::write(l.join("host-canary"), "inside\n").unwrap();
         let up = "../".repeat(40);
-        symlink(format!("{up}{}", host.display()).replace(&host.display().to_string(), "host-canary"), l.join("etc/hosts")).unwrap();
+        symlink(
+            format!("{up}{}", host.display()).replace(&host.display().to_string(), "host-canary"),
+            l.join("etc/hosts"),
+        )
+        .unwrap();
     });
     let mut r = common::runner(&spec, base2.path());
     let run = r.run_once().unwrap();
-    let m = mountinfo::parse(run.capture("/proc/self/mountinfo").unwrap().as_ref().unwrap());
-    assert!(m.iter().any(|e| e.mount_point.as_os_str() == "/host-canary"), "{m:?}");
+    let m = mountinfo::parse(
+        run.capture("/proc/self/mountinfo")
+            .unwrap()
+            .as_ref()
+            .unwrap(),
+    );
+    assert!(
+        m.iter()
+            .any(|e| e.mount_point.as_os_str() == "/host-canary"),
+        "{m:?}"
+    );
     drop(r);
 
     // A directory destination that resolves to the rootfs itself is refused.
@@ -97,7 +138,17 @@ fn dangling_and_escaping_symlinks_fail_clearly_or_stay_inside() {
     spec.injections = vec![format!("{}:/data", src.display()).parse().unwrap()];
     let mut r = common::runner(&spec, base3.path());
     let e = r.run_once().unwrap_err();
-    assert!(matches!(e, RunError::Child { errno: Errno::EBUSY, phase: Phase::Inject, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            RunError::Child {
+                errno: Errno::EBUSY,
+                phase: Phase::Inject,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("rootfs itself"), "{e}");
     drop(r);
 
@@ -109,7 +160,17 @@ fn dangling_and_escaping_symlinks_fail_clearly_or_stay_inside() {
     });
     let mut r = common::runner(&spec, base4.path());
     let e = r.run_once().unwrap_err();
-    assert!(matches!(e, RunError::Child { errno: Errno::ELOOP | Errno::ENOTDIR, phase: Phase::Mounts, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            RunError::Child {
+                errno: Errno::ELOOP | Errno::ENOTDIR,
+                phase: Phase::Mounts,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("mount point directory"), "{e}");
     drop(r);
 

@@ -103,14 +103,26 @@ fn exercise(base: &Path, cfg: &OverlayConfig, top: usize, out: &mut Outcome) {
         let cfg2 = cfg.clone();
         let r2 = recipe.clone();
         in_private_mount_ns(move || {
-            mount_recipe(&r2, &target2).unwrap_or_else(|e| panic!("{}: predicted to mount, kernel says {e}", s.name()));
+            mount_recipe(&r2, &target2)
+                .unwrap_or_else(|e| panic!("{}: predicted to mount, kernel says {e}", s.name()));
             // The merged view: every layer's own file, and the top layer's `who`.
             let n = cfg2.lowers.len();
             for i in 0..n {
                 let p = target2.join(format!("layer-{i}"));
-                assert_eq!(std::fs::read_to_string(&p).unwrap(), i.to_string(), "{}: {}", s.name(), p.display());
+                assert_eq!(
+                    std::fs::read_to_string(&p).unwrap(),
+                    i.to_string(),
+                    "{}: {}",
+                    s.name(),
+                    p.display()
+                );
             }
-            assert_eq!(std::fs::read_to_string(target2.join("who")).unwrap(), top.to_string(), "{}: precedence", s.name());
+            assert_eq!(
+                std::fs::read_to_string(target2.join("who")).unwrap(),
+                top.to_string(),
+                "{}: precedence",
+                s.name()
+            );
             assert_eq!(std::fs::read_dir(&target2).unwrap().count(), n + 1);
             // mountinfo of this thread's namespace echoes what was sent.
             let mi = std::fs::read("/proc/thread-self/mountinfo").unwrap();
@@ -120,7 +132,12 @@ fn exercise(base: &Path, cfg: &OverlayConfig, top: usize, out: &mut Outcome) {
                 .expect("overlay in mountinfo");
             assert_eq!(e.fstype, "overlay");
             let (echo, legacy) = echoed_layers(&e.super_options_raw);
-            assert!(!echo.is_empty(), "{}: no lowerdir in {}", s.name(), e.super_options);
+            assert!(
+                !echo.is_empty(),
+                "{}: no lowerdir in {}",
+                s.name(),
+                e.super_options
+            );
             match &r2 {
                 Recipe::Legacy { data, .. } => {
                     assert!(legacy, "{}", s.name());
@@ -158,7 +175,12 @@ fn config(lowers: Vec<PathBuf>, base: &Path) -> OverlayConfig {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&upper).unwrap();
     std::fs::create_dir_all(&work).unwrap();
-    OverlayConfig { lowers, upper: Some(upper), work: Some(work), ..OverlayConfig::default() }
+    OverlayConfig {
+        lowers,
+        upper: Some(upper),
+        work: Some(work),
+        ..OverlayConfig::default()
+    }
 }
 
 #[test]
@@ -167,7 +189,10 @@ fn every_strategy_mounts_or_refuses_as_predicted_for_every_layer_count() {
         return;
     }
     let before = common::host_mounts();
-    let mut out = Outcome { mounted: 0, refused: Vec::new() };
+    let mut out = Outcome {
+        mounted: 0,
+        refused: Vec::new(),
+    };
     for n in COUNTS {
         let base = common::base();
         let ls = layers(&base.path().join("layers"), n);
@@ -175,8 +200,16 @@ fn every_strategy_mounts_or_refuses_as_predicted_for_every_layer_count() {
         exercise(base.path(), &cfg, n - 1, &mut out);
     }
     // The legacy string cannot hold 500 layers of these paths; fsconfig always can.
-    assert!(out.refused.iter().any(|r| r.starts_with("legacy 500")), "{:?}", out.refused);
-    assert!(!out.refused.iter().any(|r| r.starts_with("fsconfig")), "{:?}", out.refused);
+    assert!(
+        out.refused.iter().any(|r| r.starts_with("legacy 500")),
+        "{:?}",
+        out.refused
+    );
+    assert!(
+        !out.refused.iter().any(|r| r.starts_with("fsconfig")),
+        "{:?}",
+        out.refused
+    );
     assert!(out.mounted >= COUNTS.len() * 4, "{} mounts", out.mounted);
     assert_eq!(common::host_mounts(), before);
 }
@@ -187,8 +220,20 @@ fn nasty_and_long_paths_mount_or_are_refused_as_predicted() {
         return;
     }
     let before = common::host_mounts();
-    let mut out = Outcome { mounted: 0, refused: Vec::new() };
-    let names: Vec<&[u8]> = vec![b"co:lon", b"com,ma", b"back\\slash", b"sp ace", b"eq=ual", b"new\nline", b"non\xffutf8", b"mix:,\\ =\n\xfe"];
+    let mut out = Outcome {
+        mounted: 0,
+        refused: Vec::new(),
+    };
+    let names: Vec<&[u8]> = vec![
+        b"co:lon",
+        b"com,ma",
+        b"back\\slash",
+        b"sp ace",
+        b"eq=ual",
+        b"new\nline",
+        b"non\xffutf8",
+        b"mix:,\\ =\n\xfe",
+    ];
     for name in names {
         for n in [1, 2, 38] {
             let base = common::base();
@@ -209,7 +254,12 @@ fn nasty_and_long_paths_mount_or_are_refused_as_predicted() {
         let cfg = config(ls, base.path());
         exercise(base.path(), &cfg, 1, &mut out);
     }
-    assert!(out.mounted > 100, "{} mounts, refused: {:?}", out.mounted, out.refused);
+    assert!(
+        out.mounted > 100,
+        "{} mounts, refused: {:?}",
+        out.mounted,
+        out.refused
+    );
     assert_eq!(common::host_mounts(), before);
 }
 
@@ -223,20 +273,40 @@ fn the_kernel_silently_truncates_what_legacy_refuses() {
     let base = common::base();
     let ls = layers(&base.path().join("layers"), 500);
     let cfg = config(ls, base.path());
-    let opts = BuildOptions { features: features(), ..BuildOptions::default() };
+    let opts = BuildOptions {
+        features: features(),
+        ..BuildOptions::default()
+    };
     let Err(BuildError::TooLong { len, limit, .. }) = build(&cfg, Strategy::Legacy, &opts) else {
         panic!("legacy must refuse 500 layers here");
     };
     assert!(len > limit);
     let mut data = b"lowerdir=".to_vec();
-    let lowers: Vec<&[u8]> = cfg.lowers.iter().map(|p| p.as_os_str().as_bytes()).collect();
+    let lowers: Vec<&[u8]> = cfg
+        .lowers
+        .iter()
+        .map(|p| p.as_os_str().as_bytes())
+        .collect();
     data.extend(lowers.join(&b':'));
-    data.extend(format!(",upperdir={},workdir={}", base.path().join("upper").display(), base.path().join("work").display()).bytes());
+    data.extend(
+        format!(
+            ",upperdir={},workdir={}",
+            base.path().join("upper").display(),
+            base.path().join("work").display()
+        )
+        .bytes(),
+    );
     let target = base.path().join("merged");
     std::fs::create_dir_all(&target).unwrap();
     let t2 = target.clone();
     let got = in_private_mount_ns(move || {
-        let r = nix::mount::mount(Some("overlay"), &t2, Some("overlay"), nix::mount::MsFlags::empty(), Some(data.as_slice()));
+        let r = nix::mount::mount(
+            Some("overlay"),
+            &t2,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(data.as_slice()),
+        );
         r.map(|()| std::fs::read_dir(&t2).unwrap().count())
     });
     match got {

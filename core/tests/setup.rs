@@ -41,7 +41,9 @@ fn every_root_switch_method_completes_with_injected_files() {
         let mut runner = common::runner(&spec(method), base.path());
         let etc = runner.fixture().etc.clone();
         for _ in 0..3 {
-            let r = runner.run_once().unwrap_or_else(|e| panic!("{}: {e}", method.name()));
+            let r = runner
+                .run_once()
+                .unwrap_or_else(|e| panic!("{}: {e}", method.name()));
             for e in &etc {
                 assert_eq!(text(&r, e.dst), e.content, "{} {}", method.name(), e.dst);
             }
@@ -49,10 +51,16 @@ fn every_root_switch_method_completes_with_injected_files() {
             let top = spinup::spec::DEFAULT_LAYERS - 1;
             assert!(text(&r, "/etc/os-release").contains(&format!("LAYER={top}")));
             for p in spec(method).phases() {
-                let t = r.get(p).unwrap_or_else(|| panic!("{}: phase {p} missing", method.name()));
+                let t = r
+                    .get(p)
+                    .unwrap_or_else(|| panic!("{}: phase {p} missing", method.name()));
                 assert!(t.wall > 0, "{} {p}", method.name());
             }
-            let sum: u64 = Phase::ALL.iter().filter_map(|p| r.get(*p)).map(|t| t.wall).sum();
+            let sum: u64 = Phase::ALL
+                .iter()
+                .filter_map(|p| r.get(*p))
+                .map(|t| t.wall)
+                .sum();
             assert_eq!(r.total().wall, sum);
         }
     }
@@ -64,13 +72,25 @@ fn pivot_variants_leave_only_the_containers_mounts() {
         return;
     }
     let expected: BTreeSet<&str> = [
-        "/", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc", "/sys", "/dev", "/dev/null",
-        "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts",
+        "/",
+        "/etc/hosts",
+        "/etc/hostname",
+        "/etc/resolv.conf",
+        "/proc",
+        "/sys",
+        "/dev",
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+        "/dev/pts",
     ]
     .into_iter()
     .filter(|p| !p.starts_with("/dev/") || p == &"/dev/pts" || std::path::Path::new(p).exists())
     .collect();
-    let host: BTreeSet<String> = mountinfo::parse(&common::host_mounts())
+    let host: BTreeSet<String> = mountinfo::parse(common::host_mounts())
         .into_iter()
         .map(|e| e.mount_point.display().to_string())
         .collect();
@@ -79,14 +99,29 @@ fn pivot_variants_leave_only_the_containers_mounts() {
         let mut runner = common::runner(&spec(method), base.path());
         let r = runner.run_once().unwrap();
         let entries = mountinfo::parse(text(&r, "/proc/self/mountinfo"));
-        let points: BTreeSet<String> = entries.iter().map(|e| e.mount_point.display().to_string()).collect();
+        let points: BTreeSet<String> = entries
+            .iter()
+            .map(|e| e.mount_point.display().to_string())
+            .collect();
         let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
-        assert_eq!(points, want, "{}: mounts inside the container", method.name());
-        let root = entries.iter().find(|e| e.mount_point.as_os_str() == "/").unwrap();
+        assert_eq!(
+            points,
+            want,
+            "{}: mounts inside the container",
+            method.name()
+        );
+        let root = entries
+            .iter()
+            .find(|e| e.mount_point.as_os_str() == "/")
+            .unwrap();
         assert_eq!(root.fstype, "overlay", "{}", method.name());
         // No mount point of the host is visible except the ones the container made itself.
         for h in &host {
-            assert!(!points.contains(h) || want.contains(h), "{}: host mount {h} leaked", method.name());
+            assert!(
+                !points.contains(h) || want.contains(h),
+                "{}: host mount {h} leaked",
+                method.name()
+            );
         }
     }
 }
@@ -102,7 +137,11 @@ fn chroot_keeps_the_old_root_in_the_namespace() {
     let mut runner = common::runner(&spec(RootSwitch::Chroot), base.path());
     let r = runner.run_once().unwrap();
     let entries = mountinfo::parse(text(&r, "/proc/self/mountinfo"));
-    assert!(entries.iter().any(|e| e.mount_point.as_os_str() == "/" && e.fstype == "overlay"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.mount_point.as_os_str() == "/" && e.fstype == "overlay")
+    );
 }
 
 #[test]
@@ -111,14 +150,26 @@ fn clone_per_ns_exec_and_minimal_variants_run() {
         return;
     }
     let variants = [
-        SetupSpec { spawn: SpawnMode::Clone, ..SetupSpec::default() },
-        SetupSpec { unshare: UnshareMode::PerNs, ..SetupSpec::default() },
-        SetupSpec { exec: cfg!(target_arch = "x86_64"), ..SetupSpec::default() },
+        SetupSpec {
+            spawn: SpawnMode::Clone,
+            ..SetupSpec::default()
+        },
+        SetupSpec {
+            unshare: UnshareMode::PerNs,
+            ..SetupSpec::default()
+        },
+        SetupSpec {
+            exec: cfg!(target_arch = "x86_64"),
+            ..SetupSpec::default()
+        },
         SetupSpec {
             namespaces: "mnt".parse().unwrap(),
             mounts: vec![MountKind::Proc],
             inject_etc: false,
-            image: ImageSource::Synthetic { layers: 1, files_per_layer: 3 },
+            image: ImageSource::Synthetic {
+                layers: 1,
+                files_per_layer: 3,
+            },
             ..SetupSpec::default()
         },
         SetupSpec {
@@ -153,7 +204,10 @@ fn hostname_is_set_in_the_new_uts_namespace_only() {
     s.capture = vec!["/proc/sys/kernel/hostname".into()];
     let mut runner = common::runner(&s, base.path());
     let r = runner.run_once().unwrap();
-    assert_eq!(text(&r, "/proc/sys/kernel/hostname").trim(), "spinup-test-host");
+    assert_eq!(
+        text(&r, "/proc/sys/kernel/hostname").trim(),
+        "spinup-test-host"
+    );
     assert_eq!(nix::unistd::gethostname().unwrap(), before);
 }
 
@@ -169,19 +223,40 @@ fn user_injections_bind_files_and_dirs_read_only_when_asked() {
     std::fs::write(src.join("dir/inner"), "inner\n").unwrap();
     let mut s = spec(RootSwitch::Pivot);
     s.injections = vec![
-        format!("{}:/opt/new/deep/file:ro", src.join("file").display()).parse().unwrap(),
-        format!("{}:/srv/data", src.join("dir").display()).parse().unwrap(),
+        format!("{}:/opt/new/deep/file:ro", src.join("file").display())
+            .parse()
+            .unwrap(),
+        format!("{}:/srv/data", src.join("dir").display())
+            .parse()
+            .unwrap(),
     ];
-    s.capture = vec!["/opt/new/deep/file".into(), "/srv/data/inner".into(), "/proc/self/mountinfo".into()];
+    s.capture = vec![
+        "/opt/new/deep/file".into(),
+        "/srv/data/inner".into(),
+        "/proc/self/mountinfo".into(),
+    ];
     let mut runner = common::runner(&s, base.path());
     let r = runner.run_once().unwrap();
     assert_eq!(text(&r, "/opt/new/deep/file"), "injected\n");
     assert_eq!(text(&r, "/srv/data/inner"), "inner\n");
     let m = mountinfo::parse(text(&r, "/proc/self/mountinfo"));
-    let f = m.iter().find(|e| e.mount_point.as_os_str() == "/opt/new/deep/file").unwrap();
-    assert!(f.mount_options.split(',').any(|o| o == "ro"), "{}", f.mount_options);
-    let d = m.iter().find(|e| e.mount_point.as_os_str() == "/srv/data").unwrap();
+    let f = m
+        .iter()
+        .find(|e| e.mount_point.as_os_str() == "/opt/new/deep/file")
+        .unwrap();
+    assert!(
+        f.mount_options.split(',').any(|o| o == "ro"),
+        "{}",
+        f.mount_options
+    );
+    let d = m
+        .iter()
+        .find(|e| e.mount_point.as_os_str() == "/srv/data")
+        .unwrap();
     assert!(d.mount_options.split(',').any(|o| o == "rw"));
     drop(runner);
-    assert_eq!(std::fs::read_to_string(src.join("file")).unwrap(), "injected\n");
+    assert_eq!(
+        std::fs::read_to_string(src.join("file")).unwrap(),
+        "injected\n"
+    );
 }

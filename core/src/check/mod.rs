@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 pub fn committed_inputs(target: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let mut v = Vec::new();
-    for (dir, seeds_only) in [(root.join("corpus").join(target), true), (root.join("regressions").join(target), false)] {
+    for (dir, seeds_only) in [
+        (root.join("corpus").join(target), true),
+        (root.join("regressions").join(target), false),
+    ] {
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();

@@ -107,7 +107,14 @@ impl OverlayCase {
 
     /// Encodes a case with plain paths (the inverse of [`decode`](Self::decode) without
     /// `repeat`), for writing seeds.
-    pub fn encode(strategy: Strategy, flags: u8, flags2: u8, data: u8, repeat: u16, paths: &[&[u8]]) -> Vec<u8> {
+    pub fn encode(
+        strategy: Strategy,
+        flags: u8,
+        flags2: u8,
+        data: u8,
+        repeat: u16,
+        paths: &[&[u8]],
+    ) -> Vec<u8> {
         let s = STRATEGIES.iter().position(|x| *x == strategy).unwrap_or(0) as u8;
         let mut v = vec![s, flags, flags2, data];
         v.extend_from_slice(&repeat.to_le_bytes());
@@ -137,7 +144,11 @@ pub fn check_overlay_options(data: &[u8]) {
 
 /// Asserts invariant 1 for one case.
 pub fn check_case(case: &OverlayCase) {
-    let OverlayCase { cfg, strategy, opts } = case;
+    let OverlayCase {
+        cfg,
+        strategy,
+        opts,
+    } = case;
     let r = build(cfg, *strategy, opts);
     let valid = cfg.validate();
     let recipe = match r {
@@ -147,7 +158,10 @@ pub fn check_case(case: &OverlayCase) {
         }
         Ok(recipe) => recipe,
     };
-    assert!(valid.is_ok(), "built a recipe for an invalid config ({valid:?}): {case:?}");
+    assert!(
+        valid.is_ok(),
+        "built a recipe for an invalid config ({valid:?}): {case:?}"
+    );
     if *strategy != Strategy::Auto {
         assert_eq!(recipe.strategy(), *strategy);
     }
@@ -155,14 +169,41 @@ pub fn check_case(case: &OverlayCase) {
     let want_data: Vec<Vec<u8>> = cfg.data.iter().map(|p| bytes(p).to_vec()).collect();
     let limit = opts.features.page_size - 1 - opts.margin;
     match &recipe {
-        Recipe::Legacy { strategy, chdir, data, options } => {
-            assert!(data.len() <= limit, "{} bytes over the limit {limit}: {case:?}", data.len());
+        Recipe::Legacy {
+            strategy,
+            chdir,
+            data,
+            options,
+        } => {
+            assert!(
+                data.len() <= limit,
+                "{} bytes over the limit {limit}: {case:?}",
+                data.len()
+            );
             assert!(!data.contains(&0), "NUL in mount data");
             let p = parse::parse_legacy(data, opts.features.page_size, opts.features.lsm)
-                .unwrap_or_else(|e| panic!("builder output does not parse ({e}): {:?}", String::from_utf8_lossy(data)));
-            assert!(p.eaten_by_lsm.is_empty(), "an LSM eats {:?}", p.eaten_by_lsm);
-            assert_eq!(p.options.len(), *options, "options smuggled or lost: {:?}", p.options);
-            let links = if *strategy == Strategy::ShortLinks { short_links(cfg, opts) } else { HashMap::new() };
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "builder output does not parse ({e}): {:?}",
+                        String::from_utf8_lossy(data)
+                    )
+                });
+            assert!(
+                p.eaten_by_lsm.is_empty(),
+                "an LSM eats {:?}",
+                p.eaten_by_lsm
+            );
+            assert_eq!(
+                p.options.len(),
+                *options,
+                "options smuggled or lost: {:?}",
+                p.options
+            );
+            let links = if *strategy == Strategy::ShortLinks {
+                short_links(cfg, opts)
+            } else {
+                HashMap::new()
+            };
             let resolve = |v: &[Vec<u8>]| -> Vec<Vec<u8>> {
                 v.iter()
                     .map(|l| {
@@ -170,7 +211,12 @@ pub fn check_case(case: &OverlayCase) {
                         if *strategy == Strategy::ShortLinks {
                             links
                                 .get(&full)
-                                .unwrap_or_else(|| panic!("{:?} is no short link of this config", String::from_utf8_lossy(&full)))
+                                .unwrap_or_else(|| {
+                                    panic!(
+                                        "{:?} is no short link of this config",
+                                        String::from_utf8_lossy(&full)
+                                    )
+                                })
                                 .clone()
                         } else {
                             full
@@ -184,7 +230,14 @@ pub fn check_case(case: &OverlayCase) {
             assert_eq!(p.work.as_deref(), cfg.work.as_deref().map(bytes));
             assert_eq!(p.flags.len(), cfg.flags.options().len());
         }
-        Recipe::FdPaths { lowers, data_layers, prefix, suffix, max_len, options } => {
+        Recipe::FdPaths {
+            lowers,
+            data_layers,
+            prefix,
+            suffix,
+            max_len,
+            options,
+        } => {
             assert!(*max_len <= limit);
             assert_eq!(lowers, &cfg.lowers);
             assert_eq!(data_layers, &cfg.data);
@@ -203,10 +256,16 @@ pub fn check_case(case: &OverlayCase) {
             }
             d.extend_from_slice(suffix);
             assert!(d.len() <= *max_len, "{} > bound {max_len}", d.len());
-            let p = parse::parse_legacy(&d, opts.features.page_size, opts.features.lsm).expect("fd-paths data parses");
+            let p = parse::parse_legacy(&d, opts.features.page_size, opts.features.lsm)
+                .expect("fd-paths data parses");
             assert!(p.eaten_by_lsm.is_empty());
             assert_eq!(p.options.len(), *options);
-            let got: Vec<String> = p.lowers.iter().chain(&p.data).map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+            let got: Vec<String> = p
+                .lowers
+                .iter()
+                .chain(&p.data)
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect();
             assert_eq!(got, fds);
             assert_eq!(p.upper.as_deref(), cfg.upper.as_deref().map(bytes));
         }
@@ -217,7 +276,11 @@ pub fn check_case(case: &OverlayCase) {
                 .map(|p| match &p.value {
                     FsValue::Flag => FsCall::Flag(p.key.as_bytes()),
                     FsValue::String(v) => {
-                        assert!(v.len() <= parse::FSCONFIG_MAX_VALUE, "fsconfig value of {} bytes", v.len());
+                        assert!(
+                            v.len() <= parse::FSCONFIG_MAX_VALUE,
+                            "fsconfig value of {} bytes",
+                            v.len()
+                        );
                         FsCall::String(p.key.as_bytes(), v)
                     }
                     FsValue::Fd(path) => {
@@ -226,7 +289,8 @@ pub fn check_case(case: &OverlayCase) {
                     }
                 })
                 .collect();
-            let p = parse::parse_fsconfig(calls).unwrap_or_else(|e| panic!("fsconfig calls do not parse ({e}): {case:?}"));
+            let p = parse::parse_fsconfig(calls)
+                .unwrap_or_else(|e| panic!("fsconfig calls do not parse ({e}): {case:?}"));
             assert_eq!(p.lowers, want_lowers);
             assert_eq!(p.data, want_data);
             assert_eq!(p.upper.as_deref(), cfg.upper.as_deref().map(bytes));
@@ -243,7 +307,10 @@ fn short_links(cfg: &OverlayConfig, opts: &BuildOptions) -> HashMap<Vec<u8>, Vec
     for (i, target) in cfg.lowers.iter().chain(&cfg.data).enumerate() {
         let name = short_link_name(i, n);
         m.insert(bytes(&home.join(&name)).to_vec(), bytes(target).to_vec());
-        m.insert(join_rel(Some(home), name.as_bytes()), bytes(target).to_vec());
+        m.insert(
+            join_rel(Some(home), name.as_bytes()),
+            bytes(target).to_vec(),
+        );
     }
     m
 }
@@ -259,7 +326,11 @@ fn justified(case: &OverlayCase, e: &BuildError) {
             assert!(len > l, "refused {len} bytes under the limit {l}");
         }
         BuildError::Quote { .. } | BuildError::LsmToken { .. } => {
-            assert_eq!(opts.features.lsm, Lsm::Selinux, "LSM refusal without an LSM");
+            assert_eq!(
+                opts.features.lsm,
+                Lsm::Selinux,
+                "LSM refusal without an LSM"
+            );
         }
         BuildError::ValueTooLong { len, .. } => {
             assert!(*len > parse::FSCONFIG_MAX_VALUE && !opts.features.fsconfig_fd);
@@ -274,26 +345,47 @@ fn justified(case: &OverlayCase, e: &BuildError) {
 /// parses to the same layers.
 pub fn check_overlay_parse(data: &[u8]) {
     for (page, lsm) in [(4096, Lsm::None), (4096, Lsm::Selinux), (65536, Lsm::None)] {
-        let Ok(p) = parse::parse_legacy(data, page, lsm) else { continue };
+        let Ok(p) = parse::parse_legacy(data, page, lsm) else {
+            continue;
+        };
         assert!(p.lowers.len() + p.data.len() <= crate::spec::MAX_LAYERS);
         assert!(p.lowers.iter().chain(&p.data).all(|l| !l.is_empty()));
         if p.lowers.is_empty() {
             continue;
         }
         let cfg = OverlayConfig {
-            lowers: p.lowers.iter().map(|l| PathBuf::from(OsStr::from_bytes(l))).collect(),
-            data: p.data.iter().map(|l| PathBuf::from(OsStr::from_bytes(l))).collect(),
-            upper: p.upper.as_ref().map(|u| PathBuf::from(OsStr::from_bytes(u))),
+            lowers: p
+                .lowers
+                .iter()
+                .map(|l| PathBuf::from(OsStr::from_bytes(l)))
+                .collect(),
+            data: p
+                .data
+                .iter()
+                .map(|l| PathBuf::from(OsStr::from_bytes(l)))
+                .collect(),
+            upper: p
+                .upper
+                .as_ref()
+                .map(|u| PathBuf::from(OsStr::from_bytes(u))),
             work: p.work.as_ref().map(|u| PathBuf::from(OsStr::from_bytes(u))),
             flags: OverlayFlags::default(),
         };
         let opts = BuildOptions {
-            features: KernelFeatures { page_size: 1 << 20, lsm: Lsm::None, ..KernelFeatures::default() },
+            features: KernelFeatures {
+                page_size: 1 << 20,
+                lsm: Lsm::None,
+                ..KernelFeatures::default()
+            },
             ..BuildOptions::default()
         };
         if let Ok(Recipe::Legacy { data: again, .. }) = build(&cfg, Strategy::Legacy, &opts) {
             let q = parse::parse_legacy(&again, 1 << 20, Lsm::None).expect("rebuilt string parses");
-            assert_eq!((q.lowers, q.data), (p.lowers, p.data), "rebuild changed the layers");
+            assert_eq!(
+                (q.lowers, q.data),
+                (p.lowers, p.data),
+                "rebuild changed the layers"
+            );
         }
     }
 }
@@ -306,7 +398,12 @@ mod tests {
     fn committed_seeds_and_regressions_replay() {
         let a = crate::check::committed_inputs("overlay_options");
         let b = crate::check::committed_inputs("overlay_parse");
-        assert!(a.len() >= 10 && b.len() >= 5, "{} {} seeds", a.len(), b.len());
+        assert!(
+            a.len() >= 10 && b.len() >= 5,
+            "{} {} seeds",
+            a.len(),
+            b.len()
+        );
         for p in a {
             check_overlay_options(&std::fs::read(&p).unwrap());
         }
@@ -317,29 +414,61 @@ mod tests {
 
     #[test]
     fn decode_round_trips_encode() {
-        let b = OverlayCase::encode(Strategy::Fsconfig, 1 | 32, 0, 1, 0, &[b"/a", b"/b", b"/d", b"/u", b"/w"]);
+        let b = OverlayCase::encode(
+            Strategy::Fsconfig,
+            1 | 32,
+            0,
+            1,
+            0,
+            &[b"/a", b"/b", b"/d", b"/u", b"/w"],
+        );
         let c = OverlayCase::decode(&b).unwrap();
         assert_eq!(c.strategy, Strategy::Fsconfig);
         assert_eq!(c.cfg.lowers, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
         assert_eq!(c.cfg.data, vec![PathBuf::from("/d")]);
         assert_eq!(c.cfg.upper, Some(PathBuf::from("/u")));
-        let r = OverlayCase::decode(&OverlayCase::encode(Strategy::Legacy, 0, 0, 0, 500, &[b"/l"])).unwrap();
+        let r = OverlayCase::decode(&OverlayCase::encode(
+            Strategy::Legacy,
+            0,
+            0,
+            0,
+            500,
+            &[b"/l"],
+        ))
+        .unwrap();
         assert_eq!(r.cfg.lowers.len(), 500);
     }
 
     #[test]
     fn nasty_paths_through_every_strategy() {
         let nasty: Vec<&[u8]> = vec![
-            b"/a:b", b"/c,d", b"/e\\f", b"/g h", b"/i=j", b"/k\nl", b"/m\xffn", b"/x,upperdir=/evil",
-            b"/y\\", b"/:lead", b"/trail:", b"/p::q", b"/q\"r", b"/s,context=t",
+            b"/a:b",
+            b"/c,d",
+            b"/e\\f",
+            b"/g h",
+            b"/i=j",
+            b"/k\nl",
+            b"/m\xffn",
+            b"/x,upperdir=/evil",
+            b"/y\\",
+            b"/:lead",
+            b"/trail:",
+            b"/p::q",
+            b"/q\"r",
+            b"/s,context=t",
         ];
         let long254 = [b"/".as_slice(), &[b'a'; 253]].concat();
         let long255 = [b"/".as_slice(), &[b'a'; 254]].concat();
         let long256 = [b"/".as_slice(), &[b'a'; 255]].concat();
         for s in STRATEGIES {
             for f in [1u8, 1 | 8, 1 | 16 | 32, 1 | 8 | 16 | 32] {
-                for p in nasty.iter().copied().chain([&long254[..], &long255[..], &long256[..]]) {
-                    let b = OverlayCase::encode(s, f, 0, 0, 0, &[p, b"/other", b"/up,per", b"/wo\\rk"]);
+                for p in nasty
+                    .iter()
+                    .copied()
+                    .chain([&long254[..], &long255[..], &long256[..]])
+                {
+                    let b =
+                        OverlayCase::encode(s, f, 0, 0, 0, &[p, b"/other", b"/up,per", b"/wo\\rk"]);
                     check_overlay_options(&b);
                 }
             }

@@ -9,12 +9,17 @@ use std::time::{Instant, SystemTime};
 
 pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     let base = a.spec.to_spec().map_err(CliError::Usage)?;
-    base.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    base.validate()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let iterations = a.iterations.unwrap_or(if a.quick { 30 } else { 1000 });
     if iterations == 0 {
         return Err(CliError::Usage("--iterations must be at least 1".into()));
     }
-    let warmup = if a.quick { 3 } else { (iterations / 20).max(10) };
+    let warmup = if a.quick {
+        3
+    } else {
+        (iterations / 20).max(10)
+    };
     need_root()?;
     let configs = suite::default_suite(&base, a.quick);
     for c in &configs {
@@ -35,7 +40,13 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
     let mut hlogs = Vec::new();
     for c in &configs {
         pb.set_message(c.name.clone());
-        let mut runner = Runner::new(&c.spec, &RunnerOptions { tmp: a.spec.tmp.clone(), ..RunnerOptions::default() })?;
+        let mut runner = Runner::new(
+            &c.spec,
+            &RunnerOptions {
+                tmp: a.spec.tmp.clone(),
+                ..RunnerOptions::default()
+            },
+        )?;
         let started = SystemTime::now();
         let t = Instant::now();
         let stats = runner
@@ -43,10 +54,14 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Usage(format!("{}: {e}", c.name)))?;
         pb.inc(warmup);
         let strategy = runner.plan().overlay_strategy.name();
-        runs.push(RunSummary::from_stats(&c.name, &c.axis, &c.value, &c.spec, strategy, warmup, &stats));
-        let log = report::hlog::write(&stats, &c.name, started, t.elapsed()).map_err(|source| CliError::Io {
-            what: format!("serialise histograms of {}", c.name),
-            source,
+        runs.push(RunSummary::from_stats(
+            &c.name, &c.axis, &c.value, &c.spec, strategy, warmup, &stats,
+        ));
+        let log = report::hlog::write(&stats, &c.name, started, t.elapsed()).map_err(|source| {
+            CliError::Io {
+                what: format!("serialise histograms of {}", c.name),
+                source,
+            }
         })?;
         hlogs.push((format!("{}.hlog", file_name(&c.name)), log));
     }
@@ -78,7 +93,10 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         fmt_ns(r.instrumentation.mark_p50_ns),
         fmt_ns(r.instrumentation.mark_p99_ns),
         dir.display(),
-        std::fs::read_dir(&dir).map_or(0, |d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "svg")).count()),
+        std::fs::read_dir(&dir).map_or(0, |d| d
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "svg"))
+            .count()),
         hlogs.len()
     );
     Ok(())
@@ -87,7 +105,13 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
 /// `root_switch=pivot` -> `root_switch-pivot`, `overlay:fd-paths=38` -> `overlay-fd-paths-38`.
 fn file_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 

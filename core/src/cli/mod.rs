@@ -2,8 +2,8 @@
 
 use crate::overlay::{OnOff, RedirectDir, Strategy, Xino};
 use crate::spec::{
-    ImageSource, Injection, MountKind, NamespaceSet, RootPropagation, RootSwitch, SetupSpec, SpawnMode,
-    UnshareMode,
+    ImageSource, Injection, MountKind, NamespaceSet, RootPropagation, RootSwitch, SetupSpec,
+    SpawnMode, UnshareMode,
 };
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -245,7 +245,10 @@ pub enum CliError {
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
 }
 
 impl CliError {
@@ -289,7 +292,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
             let ra = Report::load(&a.a)?;
             let rb = Report::load(&a.b)?;
             if !(0.0..1000.0).contains(&a.threshold) {
-                return Err(CliError::Usage(format!("--threshold {} is not a percentage", a.threshold)));
+                return Err(CliError::Usage(format!(
+                    "--threshold {} is not a percentage",
+                    a.threshold
+                )));
             }
             let changes = crate::report::compare::compare(&ra, &rb, a.threshold / 100.0);
             if changes.is_empty() {
@@ -299,7 +305,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
                     a.b.display()
                 )));
             }
-            print!("{}", crate::report::compare::render(&changes, a.threshold / 100.0));
+            print!(
+                "{}",
+                crate::report::compare::render(&changes, a.threshold / 100.0)
+            );
             Ok(())
         }
     }

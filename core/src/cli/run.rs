@@ -14,9 +14,16 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     if a.show_mounts {
         spec.capture.push("/proc/self/mountinfo".into());
     }
-    spec.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    spec.validate()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     need_root()?;
-    let mut runner = Runner::new(&spec, &RunnerOptions { tmp: a.spec.tmp.clone(), ..RunnerOptions::default() })?;
+    let mut runner = Runner::new(
+        &spec,
+        &RunnerOptions {
+            tmp: a.spec.tmp.clone(),
+            ..RunnerOptions::default()
+        },
+    )?;
     let pb = ProgressBar::new(a.iterations + a.warmup);
     let warm = a.warmup;
     for _ in 0..warm {
@@ -35,7 +42,8 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
     let strategy = runner.plan().overlay_strategy.name();
     let summary = RunSummary::from_stats("run", "run", "run", &spec, strategy, a.warmup, &stats);
     if a.json {
-        let s = serde_json::to_string_pretty(&summary).map_err(|e| CliError::Usage(e.to_string()))?;
+        let s =
+            serde_json::to_string_pretty(&summary).map_err(|e| CliError::Usage(e.to_string()))?;
         println!("{s}");
     } else {
         println!(
@@ -49,13 +57,19 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
             if spec.mounts.is_empty() {
                 "none".to_string()
             } else {
-                spec.mounts.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")
+                spec.mounts
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
             }
         );
         print!("{}", table(&summary));
     }
     if a.show_mounts {
-        let r = last.as_ref().and_then(|r| r.capture("/proc/self/mountinfo"));
+        let r = last
+            .as_ref()
+            .and_then(|r| r.capture("/proc/self/mountinfo"));
         match r {
             Some(Ok(bytes)) => {
                 println!("\nmounts inside the container (last run):");

@@ -116,7 +116,7 @@ pub fn classify(name: &[u8], strict: bool) -> Result<NameKind, NameError> {
 /// allowed, the xattr form (zero-size file with `<ns>.overlay.whiteout`, parent marked
 /// `<ns>.overlay.opaque="x"`).
 pub fn make_whiteout(path: &Path, ns: XattrNs) -> io::Result<()> {
-    use rustix::fs::{FileType, Mode, mknodat, CWD};
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
     match mknodat(CWD, path, FileType::CharacterDevice, Mode::empty(), 0) {
         Ok(()) => Ok(()),
         Err(e) if e == rustix::io::Errno::PERM => make_xattr_whiteout(path, ns),
@@ -141,7 +141,8 @@ pub fn make_opaque(dir: &Path, ns: XattrNs) -> io::Result<()> {
 
 /// `lsetxattr(path, name, value, 0)`.
 pub fn set_xattr(path: &Path, name: &str, value: &[u8]) -> io::Result<()> {
-    rustix::fs::lsetxattr(path, name, value, rustix::fs::XattrFlags::empty()).map_err(io::Error::from)
+    rustix::fs::lsetxattr(path, name, value, rustix::fs::XattrFlags::empty())
+        .map_err(io::Error::from)
 }
 
 /// `lgetxattr(path, name)`, `None` when absent.
@@ -169,7 +170,10 @@ mod tests {
         assert_eq!(c("a/.wh.b"), Ok(NameKind::Whiteout("a/b".into())));
         assert_eq!(c(".wh.b"), Ok(NameKind::Whiteout("b".into())));
         assert_eq!(c("a/.wh..wh..opq"), Ok(NameKind::Opaque("a".into())));
-        assert_eq!(c(".wh.etc/file"), Ok(NameKind::Normal(".wh.etc/file".into())));
+        assert_eq!(
+            c(".wh.etc/file"),
+            Ok(NameKind::Normal(".wh.etc/file".into()))
+        );
         assert!(matches!(c("a/.wh."), Err(NameError::BadWhiteout(_))));
         assert!(matches!(c(".wh.."), Err(NameError::BadWhiteout(_))));
         assert!(matches!(c("etc/.wh..."), Err(NameError::BadWhiteout(_))));

@@ -7,8 +7,8 @@ use super::config::{ConfigError, OverlayConfig};
 use super::escape::{escape_dir, escape_lower};
 use super::parse::{FSCONFIG_MAX_VALUE, Lsm};
 use serde::{Deserialize, Serialize};
-use std::os::unix::ffi::OsStrExt;
 use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// How the layers are passed to the kernel.
@@ -176,8 +176,13 @@ pub enum BuildError {
         limit: usize,
         margin: usize,
     },
-    #[error("{strategy}: {what} path contains `\"`, which the LSM option tokeniser treats as a quote")]
-    Quote { strategy: &'static str, what: String },
+    #[error(
+        "{strategy}: {what} path contains `\"`, which the LSM option tokeniser treats as a quote"
+    )]
+    Quote {
+        strategy: &'static str,
+        what: String,
+    },
     #[error(
         "{strategy}: {what} path contains `,{token}`, which an LSM would take as its own mount option"
     )]
@@ -201,7 +206,11 @@ pub enum BuildError {
 }
 
 /// Builds the recipe for `strategy`.
-pub fn build(cfg: &OverlayConfig, strategy: Strategy, opts: &BuildOptions) -> Result<Recipe, BuildError> {
+pub fn build(
+    cfg: &OverlayConfig,
+    strategy: Strategy,
+    opts: &BuildOptions,
+) -> Result<Recipe, BuildError> {
     cfg.validate()?;
     match strategy {
         Strategy::Legacy => legacy(cfg, opts),
@@ -251,7 +260,13 @@ fn lsm_check(strategy: &'static str, what: &str, p: &[u8], lsm: Lsm) -> Result<(
         });
     }
     for piece in p.split(|&b| b == b',').skip(1) {
-        let tokens: [&[u8]; 5] = [b"context=", b"fscontext=", b"defcontext=", b"rootcontext=", b"seclabel"];
+        let tokens: [&[u8]; 5] = [
+            b"context=",
+            b"fscontext=",
+            b"defcontext=",
+            b"rootcontext=",
+            b"seclabel",
+        ];
         if let Some(t) = tokens.iter().find(|t| piece.starts_with(t)) {
             // `seclabel` only matches as a whole token.
             if *t != b"seclabel" || piece == b"seclabel" {
@@ -267,7 +282,11 @@ fn lsm_check(strategy: &'static str, what: &str, p: &[u8], lsm: Lsm) -> Result<(
 }
 
 /// `,upperdir=..,workdir=..` plus the flags, and how many options that is.
-fn tail(cfg: &OverlayConfig, strategy: &'static str, lsm: Lsm) -> Result<(Vec<u8>, usize), BuildError> {
+fn tail(
+    cfg: &OverlayConfig,
+    strategy: &'static str,
+    lsm: Lsm,
+) -> Result<(Vec<u8>, usize), BuildError> {
     let mut out = Vec::new();
     let mut n = 0;
     for (key, p) in [("upperdir", &cfg.upper), ("workdir", &cfg.work)] {
@@ -365,7 +384,13 @@ pub fn common_parent(paths: &[PathBuf]) -> Option<(PathBuf, Vec<Vec<u8>>)> {
     let all: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
     let first = *all.first()?;
     let mut k = all.iter().fold(first.len(), |n, p| {
-        n.min(first.iter().zip(p.iter()).take_while(|(a, b)| a == b).count())
+        n.min(
+            first
+                .iter()
+                .zip(p.iter())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        )
     });
     loop {
         // Cut at the last `/` of the common prefix.
@@ -433,9 +458,14 @@ fn short_links(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, Build
             .collect()
     };
     match legacy_with(cfg, opts, Strategy::ShortLinks, None, abs(reg), abs(dat)) {
-        Err(BuildError::TooLong { .. }) => {
-            legacy_with(cfg, opts, Strategy::ShortLinks, Some(home.clone()), reg.to_vec(), dat.to_vec())
-        }
+        Err(BuildError::TooLong { .. }) => legacy_with(
+            cfg,
+            opts,
+            Strategy::ShortLinks,
+            Some(home.clone()),
+            reg.to_vec(),
+            dat.to_vec(),
+        ),
         r => r,
     }
 }
@@ -482,11 +512,17 @@ fn fsconfig(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, BuildErr
     for (i, p) in cfg.lowers.iter().enumerate() {
         // lowerdir+ values are used verbatim (ovl_mount_dir_noesc): no escaping.
         let v = value(format!("lowerdir {i}"), bytes(p).to_vec(), p)?;
-        params.push(FsParam { key: "lowerdir+", value: v });
+        params.push(FsParam {
+            key: "lowerdir+",
+            value: v,
+        });
     }
     for (i, p) in cfg.data.iter().enumerate() {
         let v = value(format!("datadir {i}"), bytes(p).to_vec(), p)?;
-        params.push(FsParam { key: "datadir+", value: v });
+        params.push(FsParam {
+            key: "datadir+",
+            value: v,
+        });
     }
     for (key, p) in [("upperdir", &cfg.upper), ("workdir", &cfg.work)] {
         if let Some(p) = p {
@@ -531,10 +567,14 @@ mod tests {
     fn legacy_escapes_and_parses_back() {
         let c = cfg(&["/a:b", "/c,d", "/e\\f", "/g h=i\n"]);
         let opts = BuildOptions {
-            features: KernelFeatures { lsm: Lsm::None, ..Default::default() },
+            features: KernelFeatures {
+                lsm: Lsm::None,
+                ..Default::default()
+            },
             ..Default::default()
         };
-        let Recipe::Legacy { data, options, .. } = build(&c, Strategy::Legacy, &opts).unwrap() else {
+        let Recipe::Legacy { data, options, .. } = build(&c, Strategy::Legacy, &opts).unwrap()
+        else {
             panic!("legacy recipe");
         };
         assert_eq!(options, 3);
@@ -548,7 +588,9 @@ mod tests {
     fn legacy_refuses_what_it_cannot_fit() {
         let c = many(500, "/var/lib/spinup/layers");
         let e = build(&c, Strategy::Legacy, &BuildOptions::default()).unwrap_err();
-        let BuildError::TooLong { len, limit, .. } = e else { panic!("{e}") };
+        let BuildError::TooLong { len, limit, .. } = e else {
+            panic!("{e}")
+        };
         assert_eq!(limit, 4095);
         assert!(len > 4095);
         assert!(e.to_string().contains(&len.to_string()));
@@ -561,23 +603,44 @@ mod tests {
             build(&c, Strategy::Legacy, &BuildOptions::default()),
             Err(BuildError::LsmToken { .. })
         ));
-        assert!(matches!(build(&cfg(&["/a\"b"]), Strategy::Legacy, &BuildOptions::default()), Err(BuildError::Quote { .. })));
+        assert!(matches!(
+            build(&cfg(&["/a\"b"]), Strategy::Legacy, &BuildOptions::default()),
+            Err(BuildError::Quote { .. })
+        ));
         assert!(build(&c, Strategy::Fsconfig, &BuildOptions::default()).is_ok());
     }
 
     #[test]
     fn compact_is_relative_to_the_common_parent() {
         let c = many(3, "/var/lib/x/snapshots");
-        let Recipe::Legacy { chdir, data, .. } = build(&c, Strategy::LegacyCompact, &BuildOptions::default()).unwrap() else {
+        let Recipe::Legacy { chdir, data, .. } =
+            build(&c, Strategy::LegacyCompact, &BuildOptions::default()).unwrap()
+        else {
             panic!()
         };
         assert_eq!(chdir.as_deref(), Some(Path::new("/var/lib/x/snapshots")));
         assert!(data.starts_with(b"lowerdir=0000:0001:0002,upperdir=/x/upper"));
-        assert_eq!(common_parent(&[PathBuf::from("/a/b"), PathBuf::from("/a")]), None);
+        assert_eq!(
+            common_parent(&[PathBuf::from("/a/b"), PathBuf::from("/a")]),
+            None
+        );
         let (d, rel) = common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x//b")]).unwrap();
-        assert_eq!((d, rel), (PathBuf::from("/x/"), vec![b"a".to_vec(), b"b".to_vec()]));
-        assert_eq!(common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x/b")]), None);
-        assert!(matches!(build(&cfg(&["/a", "/b"]), Strategy::LegacyCompact, &BuildOptions::default()), Err(BuildError::NoCommonParent)));
+        assert_eq!(
+            (d, rel),
+            (PathBuf::from("/x/"), vec![b"a".to_vec(), b"b".to_vec()])
+        );
+        assert_eq!(
+            common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x/b")]),
+            None
+        );
+        assert!(matches!(
+            build(
+                &cfg(&["/a", "/b"]),
+                Strategy::LegacyCompact,
+                &BuildOptions::default()
+            ),
+            Err(BuildError::NoCommonParent)
+        ));
     }
 
     #[test]
@@ -586,12 +649,22 @@ mod tests {
         assert_eq!(short_link_name(37, 500), "l/11");
         assert_eq!(short_link_name(499, 500), "l/DV");
         let c = many(500, "/var/lib/spinup/layers");
-        let opts = BuildOptions { links_home: Some("/var/lib/spinup".into()), ..Default::default() };
-        let Recipe::Legacy { chdir, data, .. } = build(&c, Strategy::ShortLinks, &opts).unwrap() else { panic!() };
+        let opts = BuildOptions {
+            links_home: Some("/var/lib/spinup".into()),
+            ..Default::default()
+        };
+        let Recipe::Legacy { chdir, data, .. } = build(&c, Strategy::ShortLinks, &opts).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(chdir.as_deref(), Some(Path::new("/var/lib/spinup")));
         assert!(data.len() <= 4095);
         let small = many(2, "/var/lib/spinup/layers");
-        let Recipe::Legacy { chdir, data, .. } = build(&small, Strategy::ShortLinks, &opts).unwrap() else { panic!() };
+        let Recipe::Legacy { chdir, data, .. } =
+            build(&small, Strategy::ShortLinks, &opts).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(chdir, None);
         assert!(data.starts_with(b"lowerdir=/var/lib/spinup/l/0:/var/lib/spinup/l/1,"));
     }
@@ -600,19 +673,35 @@ mod tests {
     fn fsconfig_uses_fds_for_long_values_when_it_can() {
         let long = format!("/{}", "a".repeat(255));
         let c = cfg(&[&long, "/short"]);
-        let Recipe::Fsconfig { params } = build(&c, Strategy::Fsconfig, &BuildOptions::default()).unwrap() else { panic!() };
+        let Recipe::Fsconfig { params } =
+            build(&c, Strategy::Fsconfig, &BuildOptions::default()).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(params[0].value, FsValue::Fd(PathBuf::from(&long)));
         assert_eq!(params[1].value, FsValue::String(b"/short".to_vec()));
         let old = BuildOptions {
-            features: KernelFeatures { fsconfig_fd: false, ..Default::default() },
+            features: KernelFeatures {
+                fsconfig_fd: false,
+                ..Default::default()
+            },
             ..Default::default()
         };
-        assert!(matches!(build(&c, Strategy::Fsconfig, &old), Err(BuildError::ValueTooLong { len: 256, .. })));
+        assert!(matches!(
+            build(&c, Strategy::Fsconfig, &old),
+            Err(BuildError::ValueTooLong { len: 256, .. })
+        ));
         let none = BuildOptions {
-            features: KernelFeatures { lowerdir_plus: false, ..Default::default() },
+            features: KernelFeatures {
+                lowerdir_plus: false,
+                ..Default::default()
+            },
             ..Default::default()
         };
-        assert_eq!(build(&c, Strategy::Fsconfig, &none), Err(BuildError::NoLowerdirPlus));
+        assert_eq!(
+            build(&c, Strategy::Fsconfig, &none),
+            Err(BuildError::NoLowerdirPlus)
+        );
     }
 
     #[test]
@@ -621,13 +710,22 @@ mod tests {
         let r = build(&c, Strategy::Auto, &BuildOptions::default()).unwrap();
         assert_eq!(r.strategy(), Strategy::LegacyCompact);
         let small = many(2, "/l");
-        assert_eq!(build(&small, Strategy::Auto, &BuildOptions::default()).unwrap().strategy(), Strategy::Legacy);
+        assert_eq!(
+            build(&small, Strategy::Auto, &BuildOptions::default())
+                .unwrap()
+                .strategy(),
+            Strategy::Legacy
+        );
     }
 
     #[test]
     fn fd_paths_bound_fits_500_layers() {
         let c = many(500, "/var/lib/spinup/layers");
-        let Recipe::FdPaths { max_len, .. } = build(&c, Strategy::FdPaths, &BuildOptions::default()).unwrap() else { panic!() };
+        let Recipe::FdPaths { max_len, .. } =
+            build(&c, Strategy::FdPaths, &BuildOptions::default()).unwrap()
+        else {
+            panic!()
+        };
         assert!(max_len <= 4095);
     }
 }

@@ -308,25 +308,59 @@ mod tests {
         };
         let conflict = |s: &str| Err(ConfigError::Conflict(s.to_string()));
         assert_eq!(
-            with(OverlayFlags { metacopy: Some(OnOff::On), redirect_dir: Some(RedirectDir::Off), ..Default::default() }),
+            with(OverlayFlags {
+                metacopy: Some(OnOff::On),
+                redirect_dir: Some(RedirectDir::Off),
+                ..Default::default()
+            }),
             conflict("metacopy=on,redirect_dir=off")
         );
-        assert!(with(OverlayFlags { metacopy: Some(OnOff::On), redirect_dir: Some(RedirectDir::On), ..Default::default() }).is_ok());
+        assert!(
+            with(OverlayFlags {
+                metacopy: Some(OnOff::On),
+                redirect_dir: Some(RedirectDir::On),
+                ..Default::default()
+            })
+            .is_ok()
+        );
         assert_eq!(
-            with(OverlayFlags { userxattr: true, redirect_dir: Some(RedirectDir::On), ..Default::default() }),
+            with(OverlayFlags {
+                userxattr: true,
+                redirect_dir: Some(RedirectDir::On),
+                ..Default::default()
+            }),
             conflict("userxattr,redirect_dir=on")
         );
-        assert!(with(OverlayFlags { userxattr: true, redirect_dir: Some(RedirectDir::Nofollow), ..Default::default() }).is_ok());
+        assert!(
+            with(OverlayFlags {
+                userxattr: true,
+                redirect_dir: Some(RedirectDir::Nofollow),
+                ..Default::default()
+            })
+            .is_ok()
+        );
         assert_eq!(
-            with(OverlayFlags { userxattr: true, metacopy: Some(OnOff::On), ..Default::default() }),
+            with(OverlayFlags {
+                userxattr: true,
+                metacopy: Some(OnOff::On),
+                ..Default::default()
+            }),
             conflict("userxattr,metacopy=on")
         );
         assert_eq!(
-            with(OverlayFlags { nfs_export: Some(OnOff::On), index: Some(OnOff::Off), ..Default::default() }),
+            with(OverlayFlags {
+                nfs_export: Some(OnOff::On),
+                index: Some(OnOff::Off),
+                ..Default::default()
+            }),
             conflict("nfs_export=on,index=off")
         );
         assert_eq!(
-            with(OverlayFlags { nfs_export: Some(OnOff::On), metacopy: Some(OnOff::On), ..Default::default() }),
+            with(OverlayFlags {
+                nfs_export: Some(OnOff::On),
+                metacopy: Some(OnOff::On),
+                ..Default::default()
+            }),
             conflict("nfs_export=on,metacopy=on")
         );
     }
@@ -335,9 +369,17 @@ mod tests {
     fn bad_paths_are_named() {
         let mut c = cfg(3);
         c.lowers[1] = PathBuf::from("");
-        assert_eq!(c.validate(), Err(ConfigError::EmptyPath { what: "lowerdir 1".into() }));
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::EmptyPath {
+                what: "lowerdir 1".into()
+            })
+        );
         let mut c = cfg(3);
         c.upper = Some(PathBuf::from("/".to_string() + &"a".repeat(4095)));
-        assert!(matches!(c.validate(), Err(ConfigError::PathTooLong { len: 4096, .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::PathTooLong { len: 4096, .. })
+        ));
     }
 }

@@ -10,11 +10,8 @@ mod escape;
 pub mod parse;
 
 pub use build::{
-    common_parent, short_link_targets,
     BuildError, BuildOptions, FsParam, FsValue, KernelFeatures, Recipe, Strategy, build,
-    short_link_name,
+    common_parent, short_link_name, short_link_targets,
 };
-pub use config::{
-    ConfigError, OnOff, OverlayConfig, OverlayFlags, RedirectDir, Uuid, Xino,
-};
+pub use config::{ConfigError, OnOff, OverlayConfig, OverlayFlags, RedirectDir, Uuid, Xino};
 pub use escape::{escape_backslash, escape_dir, escape_lower, unescape};

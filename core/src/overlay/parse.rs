@@ -194,7 +194,15 @@ fn need<'v>(v: Option<&'v [u8]>, key: &str) -> Result<&'v [u8], ParseError> {
 
 /// Superblock flags the VFS consumes before the filesystem sees the option.
 const SB_FLAGS: [&str; 9] = [
-    "dirsync", "lazytime", "mand", "ro", "sync", "async", "nolazytime", "nomand", "rw",
+    "dirsync",
+    "lazytime",
+    "mand",
+    "ro",
+    "sync",
+    "async",
+    "nolazytime",
+    "nomand",
+    "rw",
 ];
 
 #[derive(Default)]
@@ -272,7 +280,10 @@ impl State {
                     self.out.work = Some(p);
                 }
             }
-            b"default_permissions" | b"userxattr" | b"volatile" | b"override_creds"
+            b"default_permissions"
+            | b"userxattr"
+            | b"volatile"
+            | b"override_creds"
             | b"nooverride_creds" => {
                 if value.is_some() {
                     return Err(ParseError::UnexpectedValue(k));
@@ -338,7 +349,9 @@ pub enum FsCall<'a> {
 }
 
 /// Parses a sequence of `fsconfig(2)` calls as the kernel does.
-pub fn parse_fsconfig<'a>(calls: impl IntoIterator<Item = FsCall<'a>>) -> Result<Parsed, ParseError> {
+pub fn parse_fsconfig<'a>(
+    calls: impl IntoIterator<Item = FsCall<'a>>,
+) -> Result<Parsed, ParseError> {
     let mut st = State::default();
     for call in calls {
         let (key, value, by_fd) = match call {
@@ -364,7 +377,9 @@ pub fn parse_fsconfig<'a>(calls: impl IntoIterator<Item = FsCall<'a>>) -> Result
         if by_fd {
             // A layer given by fd is named by its path verbatim: no unescaping.
             let k = String::from_utf8_lossy(key).into_owned();
-            st.out.options.push((key.to_vec(), value.map(<[u8]>::to_vec)));
+            st.out
+                .options
+                .push((key.to_vec(), value.map(<[u8]>::to_vec)));
             let v = value.unwrap_or_default().to_vec();
             match key {
                 b"lowerdir+" | b"datadir+" => {
@@ -411,7 +426,13 @@ mod tests {
         assert_eq!(p.data, vec![b"/d1".to_vec(), b"/d2".to_vec()]);
         assert_eq!(p.upper.as_deref(), Some(&b"/u,x"[..]));
         assert_eq!(p.options.len(), 5);
-        assert_eq!(p.flags, vec![("index".into(), Some("off".into())), ("volatile".into(), None)]);
+        assert_eq!(
+            p.flags,
+            vec![
+                ("index".into(), Some("off".into())),
+                ("volatile".into(), None)
+            ]
+        );
     }
 
     #[test]
@@ -427,9 +448,18 @@ mod tests {
         assert_eq!(e(b"lowerdir=/a::/b:/c"), ParseError::RegularAfterData);
         let p = parse_legacy(b"lowerdir=/a::/b::/c", 4096, Lsm::None).unwrap();
         assert_eq!((p.lowers.len(), p.data.len()), (1, 2));
-        assert_eq!(e(b"lowerdir=/a,bogus=1"), ParseError::Unrecognized("bogus".into()));
-        assert_eq!(e(b"lowerdir=/a,volatile=1"), ParseError::UnexpectedValue("volatile".into()));
-        assert_eq!(e(b"lowerdir=/a,index=maybe"), ParseError::BadValue("index".into()));
+        assert_eq!(
+            e(b"lowerdir=/a,bogus=1"),
+            ParseError::Unrecognized("bogus".into())
+        );
+        assert_eq!(
+            e(b"lowerdir=/a,volatile=1"),
+            ParseError::UnexpectedValue("volatile".into())
+        );
+        assert_eq!(
+            e(b"lowerdir=/a,index=maybe"),
+            ParseError::BadValue("index".into())
+        );
         // A trailing backslash is tolerated and dropped.
         let p = parse_legacy(b"lowerdir=/a\\", 4096, Lsm::None).unwrap();
         assert_eq!(lowers(&p), vec![&b"/a"[..]]);
@@ -473,11 +503,17 @@ mod tests {
         assert_eq!(lowers(&p), vec![&b"/a:b\\c"[..]]);
         assert_eq!(p.upper.as_deref(), Some(&b"/u\\x"[..]));
         assert_eq!(
-            parse_fsconfig([FsCall::String(b"datadir+", b"/d"), FsCall::String(b"lowerdir+", b"/a")]),
+            parse_fsconfig([
+                FsCall::String(b"datadir+", b"/d"),
+                FsCall::String(b"lowerdir+", b"/a")
+            ]),
             Err(ParseError::RegularAfterData)
         );
         assert_eq!(
-            parse_fsconfig([FsCall::String(b"lowerdir", b"/a"), FsCall::String(b"lowerdir+", b"/b")]),
+            parse_fsconfig([
+                FsCall::String(b"lowerdir", b"/a"),
+                FsCall::String(b"lowerdir+", b"/b")
+            ]),
             Err(ParseError::AppendAfterLowerdir)
         );
     }

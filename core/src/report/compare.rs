@@ -27,11 +27,23 @@ pub fn compare(a: &Report, b: &Report, threshold: f64) -> Vec<Change> {
     for ra in &a.runs {
         let Some(rb) = b.run(&ra.name) else { continue };
         for phase in &ra.order {
-            let (Some(pa), Some(pb)) = (ra.phases.get(phase), rb.phases.get(phase)) else { continue };
-            let rel = |x: u64, y: u64| if x == 0 { 0.0 } else { (y as f64 - x as f64) / x as f64 };
+            let (Some(pa), Some(pb)) = (ra.phases.get(phase), rb.phases.get(phase)) else {
+                continue;
+            };
+            let rel = |x: u64, y: u64| {
+                if x == 0 {
+                    0.0
+                } else {
+                    (y as f64 - x as f64) / x as f64
+                }
+            };
             let p50_change = rel(pa.wall.p50, pb.wall.p50);
             let spread = |p: &crate::stats::PhaseSummary| {
-                if p.wall.p50 == 0 { 0.0 } else { (p.wall.p90 - p.wall.p50) as f64 / p.wall.p50 as f64 }
+                if p.wall.p50 == 0 {
+                    0.0
+                } else {
+                    (p.wall.p90 - p.wall.p50) as f64 / p.wall.p50 as f64
+                }
             };
             let noise = threshold.max(spread(pa)).max(spread(pb));
             let abs = pa.wall.p50.abs_diff(pb.wall.p50);
@@ -71,7 +83,15 @@ pub fn render(changes: &[Change], threshold: f64) -> String {
             fmt_ns(c.a_p99),
             fmt_ns(c.b_p99),
             c.p99_change * 100.0,
-            if c.significant { if c.p50_change > 0.0 { "  slower" } else { "  faster" } } else { "" }
+            if c.significant {
+                if c.p50_change > 0.0 {
+                    "  slower"
+                } else {
+                    "  faster"
+                }
+            } else {
+                ""
+            }
         );
     }
     let n = changes.iter().filter(|c| c.significant).count();

@@ -8,7 +8,12 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use std::time::{Duration, SystemTime};
 
 /// Serialises every histogram of `stats`; `start` and `duration` describe the measured batch.
-pub fn write(stats: &Stats, comment: &str, start: SystemTime, duration: Duration) -> std::io::Result<Vec<u8>> {
+pub fn write(
+    stats: &Stats,
+    comment: &str,
+    start: SystemTime,
+    duration: Duration,
+) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut ser = V2Serializer::new();
     let mut w = IntervalLogWriterBuilder::new()
@@ -37,18 +42,27 @@ mod tests {
     fn round_trips_through_the_interval_log_reader() {
         let mut s = Stats::new();
         let mut r = RunRecord::default();
-        r.phases[crate::Phase::Jail.index()] = Some(PhaseTime { wall: 40_000, cpu: 30_000 });
+        r.phases[crate::Phase::Jail.index()] = Some(PhaseTime {
+            wall: 40_000,
+            cpu: 30_000,
+        });
         s.record(&r);
         let bytes = write(&s, "test", SystemTime::now(), Duration::from_secs(1)).unwrap();
         let mut seen = Vec::new();
         for e in IntervalLogIterator::new(&bytes) {
             if let Ok(LogEntry::Interval(h)) = e {
-                seen.push((h.tag().unwrap().as_str().to_string(), h.max().round() as u64));
+                seen.push((
+                    h.tag().unwrap().as_str().to_string(),
+                    h.max().round() as u64,
+                ));
                 assert!(!h.encoded_histogram().is_empty());
             }
         }
         let tags: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
-        assert_eq!(tags, vec!["jail.wall", "jail.cpu", "total.wall", "total.cpu"]);
+        assert_eq!(
+            tags,
+            vec!["jail.wall", "jail.cpu", "total.wall", "total.cpu"]
+        );
         assert!((40_000..=40_040).contains(&seen[0].1), "{}", seen[0].1);
     }
 }

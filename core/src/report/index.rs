@@ -19,7 +19,10 @@ pub fn write(results: &Path) -> std::io::Result<String> {
     let mut s = String::from(
         "# spinup results\n\nOne folder per run of `spinup bench`: `summary.json` (every phase of every configuration, with the environment), `report.md` (tables and plots), `*.svg`, and the raw histograms (`*.hlog`). Compare two runs with `spinup compare <A> <B>`.\n\n",
     );
-    let _ = writeln!(s, "| run | kernel | CPUs | virtualized | quick | configurations | default total p50 |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| run | kernel | CPUs | virtualized | quick | configurations | default total p50 |\n|---|---|---|---|---|---|---|"
+    );
     for (dir, r) in &rows {
         let total = r
             .run("root_switch=pivot")

@@ -27,7 +27,11 @@ pub fn fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 pub fn render(r: &Report, plots: &[&str]) -> String {
     let mut s = String::new();
     let e = &r.env;
-    let _ = writeln!(s, "# spinup results: {}, {}, Linux {}\n", r.date, e.hostname, e.kernel);
+    let _ = writeln!(
+        s,
+        "# spinup results: {}, {}, Linux {}\n",
+        r.date, e.hostname, e.kernel
+    );
     if r.quick {
         let _ = writeln!(
             s,
@@ -44,9 +48,22 @@ pub fn render(r: &Report, plots: &[&str]) -> String {
         ("memory", format!("{} MiB", e.memory_mib)),
         ("page size", e.page_size.to_string()),
         ("mounts in spinup's namespace", e.host_mounts.to_string()),
-        ("rcu_expedited / rcu_normal", format!("{} / {}", e.rcu_expedited.as_deref().unwrap_or("?"), e.rcu_normal.as_deref().unwrap_or("?"))),
-        ("overlay lowerdir+ / fsconfig by fd", format!("{} / {}", e.overlay_lowerdir_plus, e.overlay_fsconfig_fd)),
-        ("LSM eats mount options", e.lsm_eats_mount_options.to_string()),
+        (
+            "rcu_expedited / rcu_normal",
+            format!(
+                "{} / {}",
+                e.rcu_expedited.as_deref().unwrap_or("?"),
+                e.rcu_normal.as_deref().unwrap_or("?")
+            ),
+        ),
+        (
+            "overlay lowerdir+ / fsconfig by fd",
+            format!("{} / {}", e.overlay_lowerdir_plus, e.overlay_fsconfig_fd),
+        ),
+        (
+            "LSM eats mount options",
+            e.lsm_eats_mount_options.to_string(),
+        ),
         ("spinup", e.spinup_version.clone()),
     ];
     for (k, v) in rows {
@@ -67,7 +84,10 @@ pub fn render(r: &Report, plots: &[&str]) -> String {
     layers_section(&mut s, r);
 
     if plots.contains(&"phases.svg") {
-        let _ = writeln!(s, "## Where the time goes\n\n![p50 of each phase per configuration](phases.svg)\n");
+        let _ = writeln!(
+            s,
+            "## Where the time goes\n\n![p50 of each phase per configuration](phases.svg)\n"
+        );
     }
 
     let _ = writeln!(s, "## Every configuration, every phase\n");
@@ -82,10 +102,19 @@ fn root_switch_section(s: &mut String, r: &Report) {
     if runs.is_empty() {
         return;
     }
-    let base = runs.iter().find(|x| x.value == "chroot").and_then(|x| x.p50("jail"));
+    let base = runs
+        .iter()
+        .find(|x| x.value == "chroot")
+        .and_then(|x| x.p50("jail"));
     let _ = writeln!(s, "## Root switch against chroot\n");
-    let _ = writeln!(s, "Same spec for every method; only `--root-switch` changes.\n");
-    let _ = writeln!(s, "| method | jail p50 | jail p99 | jail p50 / chroot | exit_reap p50 | total p50 | total p99 |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "Same spec for every method; only `--root-switch` changes.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| method | jail p50 | jail p99 | jail p50 / chroot | exit_reap p50 | total p50 | total p99 |\n|---|---|---|---|---|---|---|"
+    );
     for run in runs {
         let j = run.phases.get("jail");
         let ratio = match (base, run.p50("jail")) {
@@ -114,7 +143,10 @@ fn layers_section(s: &mut String, r: &Report) {
         return;
     }
     let _ = writeln!(s, "## Overlay mount against layers\n");
-    let _ = writeln!(s, "| strategy | layers | overlay p50 | overlay p99 |\n|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| strategy | layers | overlay p50 | overlay p99 |\n|---|---|---|---|"
+    );
     for (name, pts) in &series {
         for (n, p50, p99) in pts {
             let _ = writeln!(s, "| {name} | {n} | {} | {} |", fmt_ns(*p50), fmt_ns(*p99));
@@ -134,7 +166,10 @@ fn layers_section(s: &mut String, r: &Report) {
             );
         }
     }
-    let _ = writeln!(s, "\n![overlay mount p50 against layers](overlay_layers.svg)\n");
+    let _ = writeln!(
+        s,
+        "\n![overlay mount p50 against layers](overlay_layers.svg)\n"
+    );
 }
 
 fn run_table(s: &mut String, run: &RunSummary) {
@@ -143,9 +178,14 @@ fn run_table(s: &mut String, run: &RunSummary) {
         "### {}\n\n{} runs after {} warm-up; overlay strategy `{}`.\n",
         run.name, run.iterations, run.warmup, run.overlay_strategy
     );
-    let _ = writeln!(s, "| phase | p50 | p90 | p99 | p99.9 | max | CPU p50 | CPU p99 |\n|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| phase | p50 | p90 | p99 | p99.9 | max | CPU p50 | CPU p99 |\n|---|---|---|---|---|---|---|---|"
+    );
     for name in &run.order {
-        let Some(p) = run.phases.get(name) else { continue };
+        let Some(p) = run.phases.get(name) else {
+            continue;
+        };
         let _ = writeln!(
             s,
             "| {name} | {} | {} | {} | {} | {} | {} | {} |",
@@ -167,7 +207,10 @@ mod tests {
 
     #[test]
     fn fit_recovers_a_line() {
-        let pts: Vec<(f64, f64)> = [1.0, 8.0, 64.0].iter().map(|&x| (x, 3.5 * x + 100.0)).collect();
+        let pts: Vec<(f64, f64)> = [1.0, 8.0, 64.0]
+            .iter()
+            .map(|&x| (x, 3.5 * x + 100.0))
+            .collect();
         let (a, b) = fit(&pts).unwrap();
         assert!((a - 3.5).abs() < 1e-9 && (b - 100.0).abs() < 1e-9);
         assert_eq!(fit(&[(1.0, 1.0)]), None);

@@ -38,7 +38,15 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    pub fn from_stats(name: &str, axis: &str, value: &str, spec: &crate::SetupSpec, strategy: &str, warmup: u64, stats: &Stats) -> Self {
+    pub fn from_stats(
+        name: &str,
+        axis: &str,
+        value: &str,
+        spec: &crate::SetupSpec,
+        strategy: &str,
+        warmup: u64,
+        stats: &Stats,
+    ) -> Self {
         let s = stats.summaries();
         RunSummary {
             name: name.to_string(),
@@ -104,22 +112,41 @@ impl Report {
 
     /// Reads a `summary.json` (a file or the folder holding it).
     pub fn load(path: &Path) -> Result<Report, ReportError> {
-        let file = if path.is_dir() { path.join("summary.json") } else { path.to_path_buf() };
-        let text = std::fs::read_to_string(&file).map_err(|source| ReportError::Io { path: file.clone(), source })?;
-        serde_json::from_str(&text).map_err(|e| ReportError::Parse { path: file, why: e.to_string() })
+        let file = if path.is_dir() {
+            path.join("summary.json")
+        } else {
+            path.to_path_buf()
+        };
+        let text = std::fs::read_to_string(&file).map_err(|source| ReportError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| ReportError::Parse {
+            path: file,
+            why: e.to_string(),
+        })
     }
 
     /// Writes `summary.json`, `report.md` and the SVG plots into `dir`.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-        std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let mut written = Vec::new();
         let mut put = |name: &str, bytes: &[u8]| -> Result<(), ReportError> {
             let p = dir.join(name);
-            std::fs::write(&p, bytes).map_err(|source| ReportError::Io { path: p.clone(), source })?;
+            std::fs::write(&p, bytes).map_err(|source| ReportError::Io {
+                path: p.clone(),
+                source,
+            })?;
             written.push(p);
             Ok(())
         };
-        let json = serde_json::to_string_pretty(self).map_err(|e| ReportError::Parse { path: dir.join("summary.json"), why: e.to_string() })?;
+        let json = serde_json::to_string_pretty(self).map_err(|e| ReportError::Parse {
+            path: dir.join("summary.json"),
+            why: e.to_string(),
+        })?;
         put("summary.json", json.as_bytes())?;
         let plots = svg::render_all(self);
         for (name, body) in &plots {
@@ -135,7 +162,10 @@ impl Report {
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {why}")]
     Parse { path: PathBuf, why: String },
 }

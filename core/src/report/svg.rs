@@ -56,7 +56,10 @@ fn phases(r: &Report) -> Option<String> {
         root.fill(&WHITE).ok()?;
         let labels: Vec<String> = r.runs.iter().map(|x| x.name.clone()).collect();
         let mut chart = ChartBuilder::on(&root)
-            .caption("p50 of each phase per configuration (µs, stacked)", ("sans-serif", 16))
+            .caption(
+                "p50 of each phase per configuration (µs, stacked)",
+                ("sans-serif", 16),
+            )
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(220)
@@ -82,14 +85,19 @@ fn phases(r: &Report) -> Option<String> {
                     let x0 = before as f64 / 1e3;
                     let x1 = (before + v) as f64 / 1e3;
                     let y = i as f64;
-                    rects.push(Rectangle::new([(x0, y + 0.15), (x1, y + 0.85)], color.filled()));
+                    rects.push(Rectangle::new(
+                        [(x0, y + 0.15), (x1, y + 0.85)],
+                        color.filled(),
+                    ));
                 }
             }
             chart
                 .draw_series(rects)
                 .ok()?
                 .label(phase.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
         }
         chart
             .configure_series_labels()
@@ -103,10 +111,12 @@ fn phases(r: &Report) -> Option<String> {
     Some(buf)
 }
 
-/// (series name, [(layers, overlay p50 ns, overlay p99 ns)]) from runs of the `layers` axis
-/// and of `overlay:<strategy>` axes.
-pub fn layer_series(r: &Report) -> Vec<(String, Vec<(u64, u64, u64)>)> {
-    let mut out: Vec<(String, Vec<(u64, u64, u64)>)> = Vec::new();
+/// One line of the layers plot: a name and (layers, overlay p50 ns, overlay p99 ns) points.
+pub type Series = (String, Vec<(u64, u64, u64)>);
+
+/// The series of runs of the `layers` axis and of `overlay:<strategy>` axes.
+pub fn layer_series(r: &Report) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
     for run in &r.runs {
         let series = if run.axis == "layers" {
             format!("auto ({})", run.overlay_strategy)
@@ -115,8 +125,12 @@ pub fn layer_series(r: &Report) -> Vec<(String, Vec<(u64, u64, u64)>)> {
         } else {
             continue;
         };
-        let Some(layers) = layers_of(run) else { continue };
-        let Some(o) = run.phases.get("overlay") else { continue };
+        let Some(layers) = layers_of(run) else {
+            continue;
+        };
+        let Some(o) = run.phases.get("overlay") else {
+            continue;
+        };
         match out.iter_mut().find(|(n, _)| *n == series) {
             Some((_, v)) => v.push((layers, o.wall.p50, o.wall.p99)),
             None => out.push((series, vec![(layers, o.wall.p50, o.wall.p99)])),
@@ -137,9 +151,16 @@ pub fn layers_of(run: &RunSummary) -> Option<u64> {
         .as_u64()
 }
 
-fn layers(series: &[(String, Vec<(u64, u64, u64)>)]) -> Option<String> {
-    let max_x = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.0)).max()? as f64;
-    let max_y = series.iter().flat_map(|(_, v)| v.iter().map(|p| p.1)).max()? as f64 / 1e3;
+fn layers(series: &[Series]) -> Option<String> {
+    let max_x = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.0))
+        .max()? as f64;
+    let max_y = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.1))
+        .max()? as f64
+        / 1e3;
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (960, 540)).into_drawing_area();
@@ -159,12 +180,15 @@ fn layers(series: &[(String, Vec<(u64, u64, u64)>)]) -> Option<String> {
             .ok()?;
         for (i, (name, pts)) in series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            let line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0 as f64, p.1 as f64 / 1e3)).collect();
+            let line: Vec<(f64, f64)> =
+                pts.iter().map(|p| (p.0 as f64, p.1 as f64 / 1e3)).collect();
             chart
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
                 .ok()?
                 .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
             chart
                 .draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))
                 .ok()?;

@@ -56,7 +56,11 @@ pub fn setup<K: Kernel>(
 #[inline(always)]
 fn checkpoint(plan: &Plan, phase: Phase, rec: &Shared) -> Result<(), (Phase, Fail)> {
     if plan.fail_at == Some(phase) {
-        let f = Fail::new(Syscall::FailPoint, Errno::ECANCELED, plan.phase_label(phase));
+        let f = Fail::new(
+            Syscall::FailPoint,
+            Errno::ECANCELED,
+            plan.phase_label(phase),
+        );
         return Err((phase, f));
     }
     if plan.kill_at == Some(phase) {
@@ -80,7 +84,13 @@ pub fn after_fork(args: ChildArgs<'_>, begin_wall: u64) -> ! {
         if let Some(probe) = plan.alloc_probe {
             rec.alloc[0].store(probe(), Relaxed);
         }
-        let mut st = Stamper::resume(rec, Stamp { wall: begin_wall, cpu: 0 });
+        let mut st = Stamper::resume(
+            rec,
+            Stamp {
+                wall: begin_wall,
+                cpu: 0,
+            },
+        );
         st.mark(Phase::Fork);
         if let Err((p, f)) = checkpoint(plan, Phase::Fork, rec) {
             fail_exit(rec, p, f);
@@ -100,7 +110,13 @@ pub fn after_fork(args: ChildArgs<'_>, begin_wall: u64) -> ! {
         let before = st.last();
         // SAFETY: this child is single-threaded and both sides only make raw syscalls.
         let r = sys::clone_into(CloneFlags::CLONE_PARENT, move || {
-            let mut st = Stamper::resume(rec, Stamp { wall: before.wall, cpu: 0 });
+            let mut st = Stamper::resume(
+                rec,
+                Stamp {
+                    wall: before.wall,
+                    cpu: 0,
+                },
+            );
             st.mark(Phase::ForkPid1);
             if let Err((p, f)) = checkpoint(plan, Phase::ForkPid1, rec) {
                 fail_exit(rec, p, f);
@@ -125,7 +141,13 @@ pub fn after_clone(args: ChildArgs<'_>, begin_wall: u64) -> ! {
         if let Some(probe) = args.plan.alloc_probe {
             args.rec.alloc[0].store(probe(), Relaxed);
         }
-        let mut st = Stamper::resume(args.rec, Stamp { wall: begin_wall, cpu: 0 });
+        let mut st = Stamper::resume(
+            args.rec,
+            Stamp {
+                wall: begin_wall,
+                cpu: 0,
+            },
+        );
         st.mark(Phase::Clone);
         if let Err((p, f)) = checkpoint(args.plan, Phase::Clone, args.rec) {
             fail_exit(args.rec, p, f);
@@ -234,7 +256,15 @@ mod tests {
         let mut stamper = Stamper::resume(&rec, Stamp::now());
         let r = setup(k, &p.plan, &mut st, &mut stamper);
         for ph in &p.plan.phases {
-            let in_child = matches!(ph, Phase::Propagation | Phase::Overlay | Phase::Inject | Phase::Mounts | Phase::Jail | Phase::PostJail);
+            let in_child = matches!(
+                ph,
+                Phase::Propagation
+                    | Phase::Overlay
+                    | Phase::Inject
+                    | Phase::Mounts
+                    | Phase::Jail
+                    | Phase::PostJail
+            );
             if r.is_ok() && in_child {
                 assert!(rec.phase(*ph).is_some(), "{ph} stamped");
             }
@@ -246,8 +276,17 @@ mod tests {
         k.calls
             .iter()
             .filter_map(|c| match c {
-                Call::Mount { source, fstype, target, flags, .. } => Some((
-                    fstype.as_ref().or(source.as_ref()).map(|s| s.to_string_lossy().into_owned()),
+                Call::Mount {
+                    source,
+                    fstype,
+                    target,
+                    flags,
+                    ..
+                } => Some((
+                    fstype
+                        .as_ref()
+                        .or(source.as_ref())
+                        .map(|s| s.to_string_lossy().into_owned()),
                     target.clone(),
                     *flags,
                 )),
@@ -261,11 +300,26 @@ mod tests {
         let mut k = Recorder::new();
         record(&SetupSpec::default(), &mut k).unwrap();
         let m = mounts(&k);
-        assert_eq!(m[0], (None, "/".to_string(), MsFlags::MS_SLAVE | MsFlags::MS_REC), "/ rslave first");
-        let overlay = m.iter().position(|x| x.0.as_deref() == Some("overlay")).unwrap();
-        assert!(m[..overlay].iter().any(|x| x.2 == MsFlags::MS_BIND | MsFlags::MS_REC), "self-bind before overlay");
+        assert_eq!(
+            m[0],
+            (None, "/".to_string(), MsFlags::MS_SLAVE | MsFlags::MS_REC),
+            "/ rslave first"
+        );
+        let overlay = m
+            .iter()
+            .position(|x| x.0.as_deref() == Some("overlay"))
+            .unwrap();
+        assert!(
+            m[..overlay]
+                .iter()
+                .any(|x| x.2 == MsFlags::MS_BIND | MsFlags::MS_REC),
+            "self-bind before overlay"
+        );
         let pivot = k.names().iter().position(|n| *n == "pivot_root").unwrap();
-        let last_setup_mount = k.calls[..pivot].iter().rposition(|c| matches!(c, Call::Mount { .. })).unwrap();
+        let last_setup_mount = k.calls[..pivot]
+            .iter()
+            .rposition(|c| matches!(c, Call::Mount { .. }))
+            .unwrap();
         assert!(last_setup_mount < pivot);
         assert_eq!(k.names().last(), Some(&"sethostname"));
     }
@@ -276,20 +330,37 @@ mod tests {
         record(&SetupSpec::default(), &mut k).unwrap();
         // Every mount after the overlay targets /proc/self/fd/N until the jail.
         let m = mounts(&k);
-        let overlay = m.iter().position(|x| x.0.as_deref() == Some("overlay")).unwrap();
+        let overlay = m
+            .iter()
+            .position(|x| x.0.as_deref() == Some("overlay"))
+            .unwrap();
         let jail_at = m.iter().position(|x| x.1 == ".").unwrap();
         for x in &m[overlay + 1..jail_at] {
             assert!(x.1.starts_with("/proc/self/fd/"), "{x:?}");
         }
-        let kinds: Vec<&str> = m[overlay + 1..jail_at].iter().filter_map(|x| x.0.as_deref()).collect();
-        assert_eq!(kinds.iter().filter(|k| k.ends_with("hosts") || k.ends_with("hostname") || k.ends_with("resolv.conf")).count(), 3);
+        let kinds: Vec<&str> = m[overlay + 1..jail_at]
+            .iter()
+            .filter_map(|x| x.0.as_deref())
+            .collect();
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| k.ends_with("hosts")
+                    || k.ends_with("hostname")
+                    || k.ends_with("resolv.conf"))
+                .count(),
+            3
+        );
         for fs in ["proc", "sysfs", "tmpfs", "devpts"] {
             assert!(kinds.contains(&fs), "{fs} mounted: {kinds:?}");
         }
         // Every resolution of a container path is an openat2 in the rootfs.
         for c in &k.calls {
             if let Call::OpenIn(dir, path, ..) = c {
-                assert!(!path.to_bytes().starts_with(b"/"), "{path:?} relative to {dir:?}");
+                assert!(
+                    !path.to_bytes().starts_with(b"/"),
+                    "{path:?} relative to {dir:?}"
+                );
             }
         }
     }
@@ -306,7 +377,13 @@ mod tests {
         record(&spec, &mut k).unwrap();
         let m = mounts(&k);
         assert_eq!(m[0].2, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
-        assert_eq!(m.iter().filter(|x| x.1.starts_with("/proc/self/fd/")).count(), 1, "only proc");
+        assert_eq!(
+            m.iter()
+                .filter(|x| x.1.starts_with("/proc/self/fd/"))
+                .count(),
+            1,
+            "only proc"
+        );
     }
 
     #[test]
@@ -314,27 +391,54 @@ mod tests {
         // openat2 of etc/hosts says ENOENT: parent resolved in the root, file created with
         // O_CREAT|O_EXCL|O_NOFOLLOW relative to it, then bound.
         let mut k = Recorder::new().fail("openat2", Some(0), Errno::ENOENT);
-        record(&SetupSpec { mounts: vec![], ..SetupSpec::default() }, &mut k).unwrap();
-        let i = k.calls.iter().position(|c| matches!(c, Call::OpenIn(_, p, ..) if p.as_c_str() == c"etc/hosts")).unwrap();
+        record(
+            &SetupSpec {
+                mounts: vec![],
+                ..SetupSpec::default()
+            },
+            &mut k,
+        )
+        .unwrap();
+        let i = k
+            .calls
+            .iter()
+            .position(|c| matches!(c, Call::OpenIn(_, p, ..) if p.as_c_str() == c"etc/hosts"))
+            .unwrap();
         assert!(matches!(&k.calls[i + 1], Call::OpenIn(_, p, ..) if p.as_c_str() == c"etc"));
-        let Call::Openat(_, name, flags) = &k.calls[i + 2] else { panic!("{:?}", k.calls[i + 2]) };
+        let Call::Openat(_, name, flags) = &k.calls[i + 2] else {
+            panic!("{:?}", k.calls[i + 2])
+        };
         assert_eq!(name.as_c_str(), c"hosts");
-        assert!(flags.contains(nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL | nix::fcntl::OFlag::O_NOFOLLOW));
-        assert!(matches!(&k.calls[i + 3], Call::Close(_)), "parent fd closed");
-        assert!(matches!(&k.calls[i + 4], Call::Mount { target, .. } if target.starts_with("/proc/self/fd/")));
+        assert!(flags.contains(
+            nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_EXCL | nix::fcntl::OFlag::O_NOFOLLOW
+        ));
+        assert!(
+            matches!(&k.calls[i + 3], Call::Close(_)),
+            "parent fd closed"
+        );
+        assert!(
+            matches!(&k.calls[i + 4], Call::Mount { target, .. } if target.starts_with("/proc/self/fd/"))
+        );
     }
 
     #[test]
     fn a_failure_stops_the_sequence_and_names_the_phase() {
         let mut k = Recorder::new().fail("mount", Some(4), Errno::EACCES);
         let (phase, f) = record(&SetupSpec::default(), &mut k).unwrap_err();
-        assert_eq!((phase, f.syscall, f.errno), (Phase::Inject, Syscall::Mount, Errno::EACCES));
+        assert_eq!(
+            (phase, f.syscall, f.errno),
+            (Phase::Inject, Syscall::Mount, Errno::EACCES)
+        );
         assert_eq!(k.names().last(), Some(&"mount"));
     }
 
     #[test]
     fn fsconfig_strategy_sequence() {
-        let mut spec = SetupSpec { mounts: vec![], inject_etc: false, ..SetupSpec::default() };
+        let mut spec = SetupSpec {
+            mounts: vec![],
+            inject_etc: false,
+            ..SetupSpec::default()
+        };
         spec.overlay.strategy = crate::overlay::Strategy::Fsconfig;
         spec.overlay.flags.volatile = true;
         let mut k = Recorder::new();

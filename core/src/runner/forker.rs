@@ -11,14 +11,14 @@ use super::local::Local;
 use super::wire;
 use super::{RunError, RunRecord};
 use crate::fixture::Fixture;
+use crate::kernel::{Fd, Kernel};
 use crate::plan::Plan;
 use crate::record::Shared;
-use crate::kernel::{Fd, Kernel};
 use crate::sys::{self, RealKernel, SharedMem};
-use std::os::fd::AsRawFd;
 use nix::unistd::Pid;
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 
 const OP_EXIT: u8 = 0;
 const OP_ONCE: u8 = 1;
@@ -35,8 +35,15 @@ pub struct Forker {
 impl Forker {
     /// Forks the forker. `plan`, `fixture` and `rec` are the parent's; the forker works on its
     /// copy-on-write copies (and the shared record mapping itself).
-    pub fn spawn(plan: &Plan, fixture: &Fixture, rec: &SharedMem<Shared>) -> Result<Forker, RunError> {
-        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| RunError::Forker(format!("pipe: {e}")));
+    pub fn spawn(
+        plan: &Plan,
+        fixture: &Fixture,
+        rec: &SharedMem<Shared>,
+    ) -> Result<Forker, RunError> {
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| RunError::Forker(format!("pipe: {e}")))
+        };
         let (cmd_r, cmd_w) = pipe()?;
         let (res_r, res_w) = pipe()?;
         let parent = nix::unistd::getpid();
@@ -49,7 +56,11 @@ impl Forker {
             // Die with the parent thread: other forkers may hold copies of our command pipe,
             // so EOF alone would not tell us.
             die_with_parent(parent);
-            serve(Local::new(plan, fixture, rec), File::from(cmd_r), File::from(res_w))
+            serve(
+                Local::new(plan, fixture, rec),
+                File::from(cmd_r),
+                File::from(res_w),
+            )
         })
         .map_err(|e| RunError::Forker(format!("fork: {e}")))?;
         Ok(Forker {
@@ -65,7 +76,9 @@ impl Forker {
         m[0] = op;
         m[1..9].copy_from_slice(&a.to_le_bytes());
         m[9..].copy_from_slice(&b.to_le_bytes());
-        self.cmd.write_all(&m).map_err(|e| RunError::Forker(format!("send command: {e}")))
+        self.cmd
+            .write_all(&m)
+            .map_err(|e| RunError::Forker(format!("send command: {e}")))
     }
 
     /// Reads one result.

@@ -17,7 +17,6 @@ use nix::unistd::Pid;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-
 /// The process-local half of a runner: it spawns and reaps the setup children. It lives in
 /// the forker process (see [`super::forker`]).
 pub struct Local<'a> {
@@ -70,7 +69,7 @@ impl<'a> Local<'a> {
     }
 
     fn spawn_and_reap(&mut self) -> Result<RunRecord, RunError> {
-        let rec: &Shared = &self.rec;
+        let rec: &Shared = self.rec;
         rec.reset();
         let plan = self.plan;
         let args = child::ChildArgs {
@@ -98,7 +97,7 @@ impl<'a> Local<'a> {
         if plan.kill_at.is_some() {
             self.kill_when_parked(pid, two_step)?;
         }
-        let rec: &Shared = &self.rec;
+        let rec: &Shared = self.rec;
         // The process that ends the setup: PID 1 of the new pid namespace, or the child.
         let (last, status, cpu_total, reaped) = if two_step {
             let (sa, _) = sys::wait4(pid).map_err(RunError::Wait)?;
@@ -107,7 +106,11 @@ impl<'a> Local<'a> {
                 let (sb, cpu) = sys::wait4(Pid::from_raw(pid1)).map_err(RunError::Wait)?;
                 let reaped = Stamp::wall_now();
                 // A failure of the intermediate child wins over PID 1's status.
-                let s = if matches!(sa, WaitStatus::Exited(_, 0)) { sb } else { sa };
+                let s = if matches!(sa, WaitStatus::Exited(_, 0)) {
+                    sb
+                } else {
+                    sa
+                };
                 (pid1, s, cpu, reaped)
             } else {
                 (pid.as_raw(), sa, 0, Stamp::wall_now())
@@ -153,14 +156,18 @@ impl<'a> Local<'a> {
             std::thread::sleep(Duration::from_millis(1));
         }
         let pid1 = self.rec.pid1.load(Relaxed);
-        let target = if two_step && pid1 > 0 { Pid::from_raw(pid1) } else { pid };
+        let target = if two_step && pid1 > 0 {
+            Pid::from_raw(pid1)
+        } else {
+            pid
+        };
         let _ = kill(target, Signal::SIGKILL);
         Ok(())
     }
 
     /// Turns the record of a successful run into phase times.
     fn collect(&self, reaped: u64, cpu_total: u64) -> RunRecord {
-        let rec: &Shared = &self.rec;
+        let rec: &Shared = self.rec;
         let mut out = RunRecord::default();
         for &p in &self.plan.phases {
             let Some((b, e)) = rec.phase(p) else { continue };
@@ -228,12 +235,7 @@ impl<'a> Local<'a> {
 fn next_phase(plan: &Plan, last: Option<Phase>) -> Phase {
     match last {
         None => plan.phases[0],
-        Some(l) => plan
-            .phases
-            .iter()
-            .copied()
-            .find(|p| *p > l)
-            .unwrap_or(l),
+        Some(l) => plan.phases.iter().copied().find(|p| *p > l).unwrap_or(l),
     }
 }
 
@@ -246,16 +248,18 @@ pub(crate) fn hint(phase: Phase, syscall: Syscall, errno: Errno) -> Option<&'sta
         (Phase::Inject, Syscall::Openat2, Errno::EBUSY) => {
             Some("the destination resolves to the rootfs itself")
         }
-        (Phase::Inject, Syscall::Openat2, Errno::ELOOP) => Some("too many symlinks in the destination"),
+        (Phase::Inject, Syscall::Openat2, Errno::ELOOP) => {
+            Some("too many symlinks in the destination")
+        }
         (Phase::Mounts, Syscall::Openat2, Errno::ELOOP | Errno::ENOTDIR) => {
             Some("the image has a symlink or a file where a mount point directory must be")
         }
         (Phase::Overlay, Syscall::FormatData, Errno::E2BIG) => {
             Some("fd-paths mount data exceeded the page size")
         }
-        (Phase::Jail, Syscall::PivotRoot, Errno::EINVAL) => {
-            Some("pivot_root needs the new root to be a mount point with non-shared propagation; use --root-switch move-chroot on a ramfs root")
-        }
+        (Phase::Jail, Syscall::PivotRoot, Errno::EINVAL) => Some(
+            "pivot_root needs the new root to be a mount point with non-shared propagation; use --root-switch move-chroot on a ramfs root",
+        ),
         _ => None,
     }
 }

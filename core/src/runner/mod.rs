@@ -48,15 +48,21 @@ impl RunRecord {
 
     /// The sum of every phase.
     pub fn total(&self) -> PhaseTime {
-        self.phases.iter().flatten().fold(PhaseTime::default(), |a, t| PhaseTime {
-            wall: a.wall + t.wall,
-            cpu: a.cpu + t.cpu,
-        })
+        self.phases
+            .iter()
+            .flatten()
+            .fold(PhaseTime::default(), |a, t| PhaseTime {
+                wall: a.wall + t.wall,
+                cpu: a.cpu + t.cpu,
+            })
     }
 
     /// The captured content of `path`.
     pub fn capture(&self, path: &str) -> Option<&Result<Vec<u8>, Errno>> {
-        self.captures.iter().find(|c| c.path == path).map(|c| &c.content)
+        self.captures
+            .iter()
+            .find(|c| c.path == path)
+            .map(|c| &c.content)
     }
 }
 
@@ -81,9 +87,15 @@ pub enum RunError {
     #[error("wait for setup child: {0}")]
     Wait(Errno),
     #[error("prepare upper and work dirs in {dir}: {source}")]
-    Prepare { dir: PathBuf, source: std::io::Error },
+    Prepare {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("teardown: remove upper and work dirs in {dir}: {source}")]
-    Teardown { dir: PathBuf, source: std::io::Error },
+    Teardown {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("setup child did not reach its kill point within {0:?}")]
     KillTimeout(Duration),
     #[error("forker process: {0}")]
@@ -190,7 +202,10 @@ impl Runner {
     /// The allocation probe readings of the last run (start, end).
     #[doc(hidden)]
     pub fn alloc_probe_readings(&self) -> (u64, u64) {
-        (self.rec.alloc[0].load(Relaxed), self.rec.alloc[1].load(Relaxed))
+        (
+            self.rec.alloc[0].load(Relaxed),
+            self.rec.alloc[1].load(Relaxed),
+        )
     }
 
     /// One run: prepare (untimed), spawn, setup, exit, reap, teardown.
@@ -216,4 +231,3 @@ impl Runner {
         Ok(stats)
     }
 }
-

@@ -48,20 +48,24 @@ impl R<'_> {
         self.take(1).map(|b| b[0])
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.take(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
     }
     fn i32(&mut self) -> Option<i32> {
-        self.take(4).map(|b| i32::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.take(4)
+            .map(|b| i32::from_le_bytes(b.try_into().unwrap_or_default()))
     }
     fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
     }
     fn bytes(&mut self) -> Option<Vec<u8>> {
         let n = self.u32()? as usize;
         self.take(n).map(<[u8]>::to_vec)
     }
     fn string(&mut self) -> Option<String> {
-        self.bytes().map(|b| String::from_utf8_lossy(&b).into_owned())
+        self.bytes()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
     fn phase(&mut self) -> Option<Phase> {
         Phase::from_index(self.u8()? as usize)
@@ -250,8 +254,14 @@ mod tests {
     fn records_and_errors_round_trip() {
         let mut rec = RunRecord::default();
         rec.phases[Phase::Overlay.index()] = Some(PhaseTime { wall: 123, cpu: 45 });
-        rec.captures.push(Capture { path: "/etc/hosts".into(), content: Ok(b"x\n".to_vec()) });
-        rec.captures.push(Capture { path: "/nope".into(), content: Err(Errno::ENOENT) });
+        rec.captures.push(Capture {
+            path: "/etc/hosts".into(),
+            content: Ok(b"x\n".to_vec()),
+        });
+        rec.captures.push(Capture {
+            path: "/nope".into(),
+            content: Err(Errno::ENOENT),
+        });
         let back = decode(&encode(&Ok(rec.clone()))).unwrap().unwrap();
         assert_eq!(back.phases, rec.phases);
         assert_eq!(back.captures, rec.captures);
@@ -266,11 +276,35 @@ mod tests {
         };
         let back = decode(&encode(&Err(e))).unwrap().unwrap_err();
         let s = back.to_string();
-        assert!(s.contains("inject") && s.contains("openat") && s.contains("/etc/hosts") && s.contains("symlink"), "{s}");
-        let k = RunError::Killed { phase: Phase::Mounts, signal: Signal::SIGKILL };
-        assert!(matches!(decode(&encode(&Err(k))).unwrap(), Err(RunError::Killed { phase: Phase::Mounts, signal: Signal::SIGKILL })));
-        let t = RunError::Teardown { dir: "/d".into(), source: std::io::Error::from_raw_os_error(39) };
-        assert!(decode(&encode(&Err(t))).unwrap().unwrap_err().to_string().contains("/d"));
+        assert!(
+            s.contains("inject")
+                && s.contains("openat")
+                && s.contains("/etc/hosts")
+                && s.contains("symlink"),
+            "{s}"
+        );
+        let k = RunError::Killed {
+            phase: Phase::Mounts,
+            signal: Signal::SIGKILL,
+        };
+        assert!(matches!(
+            decode(&encode(&Err(k))).unwrap(),
+            Err(RunError::Killed {
+                phase: Phase::Mounts,
+                signal: Signal::SIGKILL
+            })
+        ));
+        let t = RunError::Teardown {
+            dir: "/d".into(),
+            source: std::io::Error::from_raw_os_error(39),
+        };
+        assert!(
+            decode(&encode(&Err(t)))
+                .unwrap()
+                .unwrap_err()
+                .to_string()
+                .contains("/d")
+        );
         assert!(decode(&[1, 200]).is_none());
     }
 }

@@ -22,7 +22,11 @@ pub fn run<K: Kernel>(k: &mut K, plan: &Plan, st: &mut ChildState<'_>) -> Result
 }
 
 fn bind<K: Kernel>(k: &mut K, root: Fd, i: &InjectPlan) -> Result<(), Fail> {
-    let kind = if i.dir { OFlag::O_DIRECTORY } else { OFlag::empty() };
+    let kind = if i.dir {
+        OFlag::O_DIRECTORY
+    } else {
+        OFlag::empty()
+    };
     let fd = match k.open_in(root, &i.rel, OFlag::O_PATH | kind, Resolve::InRoot) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => create(k, root, i)?,
@@ -85,7 +89,8 @@ fn create<K: Kernel>(k: &mut K, root: Fd, i: &InjectPlan) -> Result<Fd, Fail> {
         Err(e) => return Err(Fail::new(Syscall::Openat2, e, i.label)),
     };
     let fd = if i.dir {
-        k.mkdirat(parent, &i.base, 0o755).at(Syscall::Mkdirat, i.label)?;
+        k.mkdirat(parent, &i.base, 0o755)
+            .at(Syscall::Mkdirat, i.label)?;
         k.open_in(root, &i.rel, dir_flags, Resolve::InRoot)
             .at(Syscall::Openat2, i.label)?
     } else {

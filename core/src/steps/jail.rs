@@ -26,7 +26,12 @@ pub fn run<K: Kernel>(k: &mut K, plan: &Plan, st: &mut ChildState<'_>) -> Result
     match plan.root_switch {
         RootSwitch::Pivot | RootSwitch::PivotPrivateLoop => {
             let old = k
-                .openat(CWD, c"/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_PATH, 0)
+                .openat(
+                    CWD,
+                    c"/",
+                    OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_PATH,
+                    0,
+                )
                 .at(Syscall::Openat, l)?;
             k.fchdir(root).at(Syscall::Fchdir, l)?;
             k.pivot_root(c".", c".").at(Syscall::PivotRoot, l)?;
@@ -39,7 +44,8 @@ pub fn run<K: Kernel>(k: &mut K, plan: &Plan, st: &mut ChildState<'_>) -> Result
             };
             k.mount(None, Target::Path(c"."), None, prop, None)
                 .at(Syscall::Mount, l)?;
-            k.umount2(c".", MntFlags::MNT_DETACH).at(Syscall::Umount2, l)?;
+            k.umount2(c".", MntFlags::MNT_DETACH)
+                .at(Syscall::Umount2, l)?;
             if looped {
                 loop {
                     match k.umount2(c".", MntFlags::MNT_DETACH) {
@@ -64,13 +70,25 @@ pub fn run<K: Kernel>(k: &mut K, plan: &Plan, st: &mut ChildState<'_>) -> Result
         }
         RootSwitch::MoveChroot => {
             for (path, label) in &plan.hide {
-                k.mount(None, Target::Path(path), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
-                    .at(Syscall::Mount, *label)?;
+                k.mount(
+                    None,
+                    Target::Path(path),
+                    None,
+                    MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                    None,
+                )
+                .at(Syscall::Mount, *label)?;
                 match k.umount2(path, MntFlags::MNT_DETACH) {
                     Ok(()) => {}
                     // Cannot unmount (locked): cover it instead.
                     Err(Errno::EINVAL | Errno::EPERM) => k
-                        .mount(Some(c"tmpfs"), Target::Path(path), Some(c"tmpfs"), MsFlags::empty(), None)
+                        .mount(
+                            Some(c"tmpfs"),
+                            Target::Path(path),
+                            Some(c"tmpfs"),
+                            MsFlags::empty(),
+                            None,
+                        )
                         .at(Syscall::Mount, *label)?,
                     Err(e) => return Err(Fail::new(Syscall::Umount2, e, *label)),
                 }
@@ -121,12 +139,27 @@ mod tests {
         jail(RootSwitch::Pivot, &mut k).0.unwrap();
         assert_eq!(
             k.names(),
-            ["openat", "fchdir", "pivot_root", "fchdir", "mount", "umount2", "chdir", "close"]
+            [
+                "openat",
+                "fchdir",
+                "pivot_root",
+                "fchdir",
+                "mount",
+                "umount2",
+                "chdir",
+                "close"
+            ]
         );
         assert_eq!(k.calls[1], Call::Fchdir(Fd(7)), "into the rootfs");
         assert_eq!(k.calls[2], Call::PivotRoot(c".".into(), c".".into()));
-        let Call::Mount { flags, target, .. } = &k.calls[4] else { panic!() };
-        assert_eq!(*flags, MsFlags::MS_SLAVE | MsFlags::MS_REC, "old root rslave before the detach");
+        let Call::Mount { flags, target, .. } = &k.calls[4] else {
+            panic!()
+        };
+        assert_eq!(
+            *flags,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            "old root rslave before the detach"
+        );
         assert_eq!(target, ".");
         assert_eq!(k.calls[5], Call::Umount2(c".".into(), MntFlags::MNT_DETACH));
     }
@@ -138,9 +171,22 @@ mod tests {
         jail(RootSwitch::PivotPrivateLoop, &mut k).0.unwrap();
         assert_eq!(
             k.names(),
-            ["openat", "fchdir", "pivot_root", "fchdir", "mount", "umount2", "umount2", "umount2", "chdir", "close"]
+            [
+                "openat",
+                "fchdir",
+                "pivot_root",
+                "fchdir",
+                "mount",
+                "umount2",
+                "umount2",
+                "umount2",
+                "chdir",
+                "close"
+            ]
         );
-        let Call::Mount { flags, .. } = &k.calls[4] else { panic!() };
+        let Call::Mount { flags, .. } = &k.calls[4] else {
+            panic!()
+        };
         assert_eq!(*flags, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
         // The first umount2 must succeed: EINVAL there is an error, not the end of the loop.
         let mut k = Recorder::new().fail("umount2", Some(0), Errno::EINVAL);
@@ -152,9 +198,22 @@ mod tests {
     fn putold_makes_and_removes_the_put_old_dir() {
         let mut k = Recorder::new();
         jail(RootSwitch::PivotPutold, &mut k).0.unwrap();
-        assert_eq!(k.names(), ["fchdir", "mkdirat", "pivot_root", "chdir", "umount2", "rmdir"]);
+        assert_eq!(
+            k.names(),
+            [
+                "fchdir",
+                "mkdirat",
+                "pivot_root",
+                "chdir",
+                "umount2",
+                "rmdir"
+            ]
+        );
         assert_eq!(k.calls[2], Call::PivotRoot(c".".into(), PUT_OLD.into()));
-        assert_eq!(k.calls[4], Call::Umount2(PUT_OLD_ABS.into(), MntFlags::MNT_DETACH));
+        assert_eq!(
+            k.calls[4],
+            Call::Umount2(PUT_OLD_ABS.into(), MntFlags::MNT_DETACH)
+        );
         assert_eq!(k.calls[5], Call::Rmdir(PUT_OLD_ABS.into()));
     }
 
@@ -169,13 +228,26 @@ mod tests {
         for i in 0..n {
             assert_eq!(&names[2 * i..2 * i + 2], ["mount", "umount2"]);
         }
-        let Call::Mount { source, flags, target, .. } = &k.calls[2 * n + 1] else { panic!() };
-        assert_eq!((source.as_deref(), target.as_str(), *flags), (Some(c"."), "/", MsFlags::MS_MOVE));
+        let Call::Mount {
+            source,
+            flags,
+            target,
+            ..
+        } = &k.calls[2 * n + 1]
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (source.as_deref(), target.as_str(), *flags),
+            (Some(c"."), "/", MsFlags::MS_MOVE)
+        );
         // A locked mount that cannot be unmounted is covered by a tmpfs instead.
         if n > 0 {
             let mut k = Recorder::new().fail("umount2", Some(0), Errno::EPERM);
             jail(RootSwitch::MoveChroot, &mut k).0.unwrap();
-            let Call::Mount { fstype, .. } = &k.calls[2] else { panic!() };
+            let Call::Mount { fstype, .. } = &k.calls[2] else {
+                panic!()
+            };
             assert_eq!(fstype.as_deref(), Some(c"tmpfs"));
         }
     }
@@ -184,7 +256,14 @@ mod tests {
     fn chroot_is_three_calls() {
         let mut k = Recorder::new();
         jail(RootSwitch::Chroot, &mut k).0.unwrap();
-        assert_eq!(k.calls, [Call::Fchdir(Fd(7)), Call::Chroot(c".".into()), Call::Chdir(c"/".into())]);
+        assert_eq!(
+            k.calls,
+            [
+                Call::Fchdir(Fd(7)),
+                Call::Chroot(c".".into()),
+                Call::Chdir(c"/".into())
+            ]
+        );
     }
 
     #[test]
@@ -193,7 +272,15 @@ mod tests {
         let (r, p) = jail(RootSwitch::Pivot, &mut k);
         let e = r.unwrap_err();
         assert_eq!((e.syscall, e.errno), (Syscall::PivotRoot, Errno::EINVAL));
-        assert!(p.plan.label(e.path).ends_with("rootfs"), "{}", p.plan.label(e.path));
-        assert_eq!(k.names().last(), Some(&"pivot_root"), "nothing after the failure");
+        assert!(
+            p.plan.label(e.path).ends_with("rootfs"),
+            "{}",
+            p.plan.label(e.path)
+        );
+        assert_eq!(
+            k.names().last(),
+            Some(&"pivot_root"),
+            "nothing after the failure"
+        );
     }
 }

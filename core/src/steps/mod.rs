@@ -49,7 +49,7 @@ pub(crate) mod testing {
     /// The plan, its fixture, and the temp dir holding both (dropped last).
     pub struct Planned {
         pub plan: Plan,
-        pub fixture: Fixture,
+        pub _fixture: Fixture,
         _base: tempfile::TempDir,
     }
 
@@ -72,7 +72,7 @@ pub(crate) mod testing {
         let plan = Plan::build(&spec, &fixture, &features).expect("plan");
         Planned {
             plan,
-            fixture,
+            _fixture: fixture,
             _base: base,
         }
     }

@@ -25,14 +25,17 @@ pub fn run<K: Kernel>(k: &mut K, plan: &Plan, st: &mut ChildState<'_>) -> Result
     Ok(())
 }
 
-const DIR: OFlag = OFlag::O_PATH.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW);
+const DIR: OFlag = OFlag::O_PATH
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW);
 
 /// The target directory `m.rel` under `dir`, created if missing.
 fn target<K: Kernel>(k: &mut K, dir: Fd, m: &KernelMount) -> Result<Fd, Fail> {
     match k.open_in(dir, &m.rel, DIR, Resolve::InRootNoSymlinks) {
         Ok(fd) => Ok(fd),
         Err(Errno::ENOENT) => {
-            k.mkdirat(dir, &m.rel, m.mode).at(Syscall::Mkdirat, m.label)?;
+            k.mkdirat(dir, &m.rel, m.mode)
+                .at(Syscall::Mkdirat, m.label)?;
             k.open_in(dir, &m.rel, DIR, Resolve::InRootNoSymlinks)
                 .at(Syscall::Openat2, m.label)
         }

@@ -31,7 +31,12 @@ pub struct To<'a> {
 }
 
 /// Mounts an overlay plan on `to`.
-pub fn mount<K: Kernel>(k: &mut K, ov: &OverlayPlan, to: To<'_>, st: &mut ChildState<'_>) -> Result<(), Fail> {
+pub fn mount<K: Kernel>(
+    k: &mut K,
+    ov: &OverlayPlan,
+    to: To<'_>,
+    st: &mut ChildState<'_>,
+) -> Result<(), Fail> {
     match ov {
         OverlayPlan::Mount { chdir, data } => {
             // Relative layer paths resolve against the cwd of the mounting task; the child is
@@ -230,20 +235,41 @@ pub struct MountError {
 /// thread's cwd may change (relative strategies chdir): call it from a thread with its own
 /// filesystem context and mount namespace, such as
 /// [`crate::testing::in_private_mount_ns`]. Fds it opens are closed again.
-pub fn mount_recipe(recipe: &crate::overlay::Recipe, target: &std::path::Path) -> Result<(), MountError> {
+pub fn mount_recipe(
+    recipe: &crate::overlay::Recipe,
+    target: &std::path::Path,
+) -> Result<(), MountError> {
     use std::os::unix::ffi::OsStrExt;
     let strategy = recipe.strategy().name();
     let mut labels = vec![target.display().to_string()];
-    let err = |syscall, errno, path: String| MountError { strategy, syscall, errno, path, kernel_msg: None };
-    let (ov, scratch_len) = OverlayPlan::from_recipe(recipe.clone(), crate::sys::page_size(), &mut labels)
-        .map_err(|e| err(Syscall::FormatData, Errno::EINVAL, e.to_string()))?;
+    let err = |syscall, errno, path: String| MountError {
+        strategy,
+        syscall,
+        errno,
+        path,
+        kernel_msg: None,
+    };
+    let (ov, scratch_len) =
+        OverlayPlan::from_recipe(recipe.clone(), crate::sys::page_size(), &mut labels)
+            .map_err(|e| err(Syscall::FormatData, Errno::EINVAL, e.to_string()))?;
     let t = std::ffi::CString::new(target.as_os_str().as_bytes())
         .map_err(|_| err(Syscall::Mount, Errno::EINVAL, target.display().to_string()))?;
     let rec: Box<crate::record::Shared> = crate::sys::zeroed_box();
     let mut scratch = vec![0u8; scratch_len.max(1)];
     let mut fds = vec![Fd(-1); crate::spec::MAX_LAYERS + 1];
-    let mut st = ChildState { root: Fd(-1), scratch: &mut scratch, fds: &mut fds, rec: &rec };
-    mount(&mut crate::sys::RealKernel, &ov, To { path: &t, label: 0 }, &mut st).map_err(|f| MountError {
+    let mut st = ChildState {
+        root: Fd(-1),
+        scratch: &mut scratch,
+        fds: &mut fds,
+        rec: &rec,
+    };
+    mount(
+        &mut crate::sys::RealKernel,
+        &ov,
+        To { path: &t, label: 0 },
+        &mut st,
+    )
+    .map_err(|f| MountError {
         strategy,
         syscall: f.syscall,
         errno: f.errno,
@@ -266,8 +292,7 @@ fn probe() -> crate::overlay::KernelFeatures {
     let (mut lowerdir_plus, mut fsconfig_fd) = (false, false);
     if let Ok(fs) = k.fsopen(c"overlay") {
         lowerdir_plus = k.fsconfig_string(fs, c"lowerdir+", c"/").is_ok();
-        if lowerdir_plus
-            && let Ok(d) = k.openat(CWD, c"/", OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+        if lowerdir_plus && let Ok(d) = k.openat(CWD, c"/", OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
         {
             fsconfig_fd = k.fsconfig_fd(fs, c"lowerdir+", d).is_ok();
             let _ = k.close(d);
@@ -281,6 +306,10 @@ fn probe() -> crate::overlay::KernelFeatures {
         page_size: crate::sys::page_size(),
         lowerdir_plus,
         fsconfig_fd,
-        lsm: if lsm_eats_options { Lsm::Selinux } else { Lsm::None },
+        lsm: if lsm_eats_options {
+            Lsm::Selinux
+        } else {
+            Lsm::None
+        },
     }
 }

@@ -1,13 +1,16 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
 
-use spinup::runner::{Runner, RunnerOptions};
 use spinup::SetupSpec;
+use spinup::runner::{Runner, RunnerOptions};
 use std::path::{Path, PathBuf};
 
 /// A private base dir for a runner's temp dir, so a test can check nothing is left in it.
 pub fn base() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("spinup-test-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("spinup-test-")
+        .tempdir()
+        .expect("tempdir")
 }
 
 pub fn runner(spec: &SetupSpec, base: &Path) -> Runner {
