@@ -119,13 +119,13 @@ fn file_name(name: &str) -> String {
 fn summary_table(r: &Report) -> String {
     let names = r.phase_names();
     let short = |n: &str| -> String { n.chars().take(9).collect() };
-    let mut s = format!("{:<26}", "p50 per phase");
+    let mut s = format!("{:<30}", "p50 per phase");
     for n in &names {
         s.push_str(&format!(" {:>9}", short(n)));
     }
     s.push_str(&format!(" {:>9} {:>9}\n", "total", "total p99"));
     for run in &r.runs {
-        s.push_str(&format!("{:<26}", run.name));
+        s.push_str(&format!("{:<30}", run.name));
         for n in &names {
             let v = run.p50(n).map_or("-".into(), fmt_ns);
             s.push_str(&format!(" {v:>9}"));
