@@ -3,8 +3,12 @@
 //! breaks. The fuzz targets are one-line wrappers; `cargo test` replays every committed seed
 //! and regression input through the same functions.
 
+pub mod layers_case;
 pub mod overlay_case;
 
+pub use layers_case::{
+    check_flatten_models, check_layer_apply, check_overlay_kernel, check_whiteout_names,
+};
 pub use overlay_case::{OverlayCase, check_overlay_options, check_overlay_parse};
 
 use std::path::{Path, PathBuf};
