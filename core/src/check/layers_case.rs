@@ -348,8 +348,15 @@ pub fn check_overlay_kernel(data: &[u8]) {
     overlay_kernel_agrees(&layers);
 }
 
+/// What an archive written from `l` holds (a tar name cannot carry a NUL, for one).
+fn as_archived(l: &Layer) -> Layer {
+    read_layer(write_layer(l).as_slice()).expect("an archive we wrote reads back")
+}
+
 /// The on-disk and kernel part of invariant 3 for one stack (root only).
 pub fn overlay_kernel_agrees(layers: &[Layer]) {
+    let layers: Vec<Layer> = layers.iter().map(as_archived).collect();
+    let layers = layers.as_slice();
     use crate::overlay::{BuildOptions, OverlayConfig, Strategy, build};
     let base = tempfile::Builder::new()
         .prefix("spinup-ovl-")

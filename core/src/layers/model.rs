@@ -64,6 +64,8 @@ pub enum LayerError {
     ParentNotDir { entry: String, parent: String },
     #[error("hardlink `{entry}` points at `{target}`, which is not an earlier file of this layer")]
     HardlinkTarget { entry: String, target: String },
+    #[error("symlink `{0}` has an empty target or one with a NUL byte")]
+    SymlinkTarget(String),
     #[error("entry `{0}` is a 0/0 character device, which overlayfs reads as a whiteout")]
     DeviceWhiteout(String),
     #[error("opaque marker for `{0}`, which this layer makes a non-directory")]
@@ -230,6 +232,9 @@ impl EffectBuilder {
                                 mode: e.mode & 0o7777,
                                 content: c.clone(),
                             },
+                            Kind::Symlink(t) if t.is_empty() || t.contains(&0) => {
+                                return Err(LayerError::SymlinkTarget(shown(&p)));
+                            }
                             Kind::Symlink(t) => Node::Symlink { target: t.clone() },
                             Kind::Char(0, 0) => return Err(LayerError::DeviceWhiteout(shown(&p))),
                             Kind::Char(a, b) => Node::Char {
