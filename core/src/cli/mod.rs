@@ -26,6 +26,31 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two results (folders or summary.json files), phase by phase.
     Compare(CompareArgs),
+    /// Unpack an OCI image layout dir or a `docker save` archive into an image dir for
+    /// `spinup run --image`.
+    Import(ImportArgs),
+    /// Write an image dir's merged filesystem as one tar without whiteouts (`docker export`).
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// An OCI image layout directory, or a `docker save` tar archive.
+    pub source: PathBuf,
+    /// The image dir to create (must not exist, or be empty).
+    pub dest: PathBuf,
+    /// Which image: an `org.opencontainers.image.ref.name` (OCI) or a repo tag (docker save).
+    #[arg(long = "ref")]
+    pub reference: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// An image dir (from `spinup import`).
+    pub image: PathBuf,
+    /// Output tar file ("-" for stdout).
+    #[arg(long, short = 'o', default_value = "-")]
+    pub output: PathBuf,
 }
 
 /// Everything a setup spec can vary.
@@ -287,6 +312,34 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
                 })?;
             }
             Ok(())
+        }
+        Command::Import(a) => {
+            need_root()?;
+            let r = crate::layers::import::import(&a.source, &a.dest, a.reference.as_deref())
+                .map_err(|e| CliError::Usage(format!("import: {e}")))?;
+            println!(
+                "imported {} layers from {} into {}",
+                r.layers,
+                r.source,
+                r.dir.display()
+            );
+            Ok(())
+        }
+        Command::Export(a) => {
+            let mut layers = crate::fixture::read_image_dir(&a.image)
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            layers.reverse();
+            let ns = crate::layers::whiteout::XattrNs::Trusted;
+            let r = if a.output.as_os_str() == "-" {
+                crate::layers::diff::export_stack(&layers, ns, std::io::stdout().lock()).map(drop)
+            } else {
+                let f = std::fs::File::create(&a.output).map_err(|source| CliError::Io {
+                    what: format!("create {}", a.output.display()),
+                    source,
+                })?;
+                crate::layers::diff::export_stack(&layers, ns, std::io::BufWriter::new(f)).map(drop)
+            };
+            r.map_err(|e| CliError::Usage(format!("export: {e}")))
         }
         Command::Compare(a) => {
             let ra = Report::load(&a.a)?;

@@ -16,7 +16,7 @@
 //! entries in the archive never changes the result (see [`super::model`]).
 
 use super::archive::{Meta, decompress, meta};
-use super::model::{Classified, Content, Effect, EffectBuilder, Entry, Kind, Layer, LayerError};
+use super::model::{Classified, Content, Effect, EffectBuilder, Kind, Layer, LayerError};
 use super::tree::Node;
 use super::whiteout::XattrNs;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
@@ -121,6 +121,27 @@ impl Applier {
         })
     }
 
+    /// As [`dir_fd`](Self::dir_fd), but moves the cached fd out instead of duplicating it;
+    /// hand it back with [`put_dir`](Self::put_dir).
+    fn take_dir(&mut self, dir: &Path) -> Result<OwnedFd, LayerError> {
+        if let Some((p, _)) = &self.cache
+            && p == dir
+            && let Some((_, fd)) = self.cache.take()
+        {
+            return Ok(fd);
+        }
+        let fd = self.dir_fd(dir)?;
+        self.cache = None;
+        Ok(fd)
+    }
+
+    /// Caches `fd` as the directory `dir`.
+    fn put_dir(&mut self, dir: PathBuf, fd: OwnedFd) {
+        if self.cache.is_none() {
+            self.cache = Some((dir, fd));
+        }
+    }
+
     /// The directory `dir` (root-relative), created (0755, mode fixed later) where missing;
     /// a non-directory in the way is replaced.
     fn dir_fd(&mut self, dir: &Path) -> Result<OwnedFd, LayerError> {
@@ -163,22 +184,30 @@ impl Applier {
 
     fn entry(&mut self, m: &Meta, content: &mut dyn Read) -> Result<(), LayerError> {
         self.entries += 1;
-        let probe = Entry {
-            name: m.name.clone(),
-            kind: match &m.kind {
-                Kind::File(_) => Kind::File(Vec::new()),
-                k => k.clone(),
-            },
-            mode: m.mode,
-        };
-        let (path, c) = match self.builder.add(&probe)? {
+        let (path, c) = match self.builder.add_parts(&m.name, &m.kind, m.mode)? {
             Classified::Content(p, c) => (p, c),
             // Markers are applied once the whole layer is known.
             Classified::Whiteout(_) | Classified::Opaque(_) | Classified::Skip => return Ok(()),
         };
         let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
         let name = path.file_name().unwrap_or(OsStr::new("")).to_os_string();
-        let pfd = self.dir_fd(&parent)?;
+        let pfd = self.take_dir(&parent)?;
+        self.materialise(m, content, &path, &c, &pfd, &name)?;
+        // Removing `name` (a lower entry in the way) never removes its parent: still valid.
+        self.put_dir(parent, pfd);
+        Ok(())
+    }
+
+    fn materialise(
+        &mut self,
+        m: &Meta,
+        content: &mut dyn Read,
+        path: &Path,
+        c: &Content,
+        pfd: &OwnedFd,
+        name: &OsStr,
+    ) -> Result<(), LayerError> {
+        let (path, name, pfd) = (path.to_path_buf(), name.to_os_string(), pfd);
         let owner = self.opts.same_owner && (m.uid != 0 || m.gid != 0);
         let ids = || {
             (
@@ -186,21 +215,21 @@ impl Applier {
                 Some(rustix::fs::Gid::from_raw(m.gid as u32)),
             )
         };
-        match (&c, &m.kind) {
+        match (c, &m.kind) {
             (Content::Dir, _) => {
-                match rustix::fs::mkdirat(&pfd, &name, Mode::from_raw_mode(0o700)) {
+                match rustix::fs::mkdirat(pfd, &name, Mode::from_raw_mode(0o700)) {
                     Ok(()) => {}
                     Err(Errno::EXIST) => {
-                        if !is_dir_at(&pfd, &name) {
-                            remove(&pfd, &name, &path)?;
+                        if !is_dir_at(pfd, &name) {
+                            remove(pfd, &name, &path)?;
                             self.cache = None;
-                            mkdir(&pfd, &name, &path)?;
+                            mkdir(pfd, &name, &path)?;
                         }
                     }
                     Err(e) => return Err(io("mkdir", &path, e)),
                 }
                 if owner || !m.xattrs.is_empty() {
-                    let fd = rustix::fs::openat(&pfd, &name, DIR_READ, Mode::empty())
+                    let fd = rustix::fs::openat(pfd, &name, DIR_READ, Mode::empty())
                         .map_err(|e| io("open", &path, e))?;
                     if owner {
                         let (u, g) = ids();
@@ -215,7 +244,7 @@ impl Applier {
                     | OFlags::EXCL
                     | OFlags::NOFOLLOW
                     | OFlags::CLOEXEC;
-                let fd = self.create(&pfd, &name, &path, |d, n| {
+                let fd = self.create(pfd, &name, &path, |d, n| {
                     rustix::fs::openat(d, n, flags, Mode::from_raw_mode(*mode & 0o777))
                 })?;
                 let mut f = std::fs::File::from(fd);
@@ -231,12 +260,12 @@ impl Applier {
                 set_xattrs(&f, &m.xattrs, &path)?;
             }
             (Content::Node(Node::Symlink { target }), _) => {
-                self.create(&pfd, &name, &path, |d, n| {
+                self.create(pfd, &name, &path, |d, n| {
                     rustix::fs::symlinkat(OsStr::from_bytes(target), d, n)
                 })?;
                 if owner {
                     let (u, g) = ids();
-                    rustix::fs::chownat(&pfd, &name, u, g, AtFlags::SYMLINK_NOFOLLOW)
+                    rustix::fs::chownat(pfd, &name, u, g, AtFlags::SYMLINK_NOFOLLOW)
                         .map_err(|e| io("chown", &path, e))?;
                 }
             }
@@ -244,7 +273,7 @@ impl Applier {
                 let tparent = target.parent().unwrap_or(Path::new("")).to_path_buf();
                 let tname = target.file_name().unwrap_or(OsStr::new("")).to_os_string();
                 let tfd = self.dir_fd(&tparent)?;
-                self.create(&pfd, &name, &path, |d, n| {
+                self.create(pfd, &name, &path, |d, n| {
                     rustix::fs::linkat(&tfd, &tname, d, n, AtFlags::empty())
                 })?;
             }
@@ -256,10 +285,10 @@ impl Applier {
                     _ => unreachable!("the builder only yields these nodes"),
                 };
                 let dev = rustix::fs::makedev(rdev.0, rdev.1);
-                self.create(&pfd, &name, &path, |d, n| {
+                self.create(pfd, &name, &path, |d, n| {
                     rustix::fs::mknodat(d, n, ft, Mode::from_raw_mode(mode), dev)
                 })?;
-                rustix::fs::chmodat(&pfd, &name, Mode::from_raw_mode(mode), AtFlags::empty())
+                rustix::fs::chmodat(pfd, &name, Mode::from_raw_mode(mode), AtFlags::empty())
                     .map_err(|e| io("chmod", &path, e))?;
             }
         }

@@ -4,6 +4,8 @@
 
 pub mod apply;
 pub mod archive;
+pub mod diff;
+pub mod import;
 pub mod model;
 pub mod tree;
 pub mod whiteout;

@@ -21,7 +21,14 @@
 
 use super::tree::{Node, Tree};
 use super::whiteout::{NameError, NameKind, classify};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// An entry by reference (the builder never needs to own it).
+struct EntryRef<'a> {
+    name: &'a [u8],
+    kind: &'a Kind,
+    mode: u32,
+}
 use std::path::{Path, PathBuf};
 
 /// What a tar entry holds.
@@ -129,9 +136,12 @@ fn shown(p: &Path) -> String {
 pub struct EffectBuilder {
     strict: bool,
     content: Vec<(PathBuf, Content)>,
-    seen: BTreeSet<PathBuf>,
-    files: BTreeSet<PathBuf>,
-    dirs: BTreeMap<PathBuf, Option<u32>>,
+    seen: HashSet<PathBuf>,
+    /// Non-directory entries of the layer.
+    files: HashSet<PathBuf>,
+    /// Directories of the layer (explicit with their mode, or implied). Closed under
+    /// ancestors and disjoint from `files`.
+    dirs: HashMap<PathBuf, Option<u32>>,
     whiteouts: BTreeSet<PathBuf>,
     opaques: BTreeSet<PathBuf>,
 }
@@ -155,6 +165,12 @@ impl EffectBuilder {
     }
 
     fn imply(&mut self, p: &Path) -> Result<(), LayerError> {
+        // `dirs` is closed under ancestors: a known parent means every ancestor is known.
+        if let Some(parent) = p.parent()
+            && (parent.as_os_str().is_empty() || self.dirs.contains_key(parent))
+        {
+            return Ok(());
+        }
         for a in ancestors(p) {
             if self.files.contains(a) {
                 return Err(LayerError::ParentNotDir {
@@ -169,8 +185,19 @@ impl EffectBuilder {
 
     /// Takes one entry; returns what it is.
     pub fn add(&mut self, e: &Entry) -> Result<Classified, LayerError> {
-        let shown_name = || String::from_utf8_lossy(&e.name).into_owned();
-        match classify(&e.name, self.strict)? {
+        self.add_parts(&e.name, &e.kind, e.mode)
+    }
+
+    /// [`add`](Self::add) from the parts of an entry.
+    pub fn add_parts(
+        &mut self,
+        name: &[u8],
+        kind: &Kind,
+        mode: u32,
+    ) -> Result<Classified, LayerError> {
+        let e = EntryRef { name, kind, mode };
+        let shown_name = || String::from_utf8_lossy(e.name).into_owned();
+        match classify(e.name, self.strict)? {
             NameKind::AufsMeta(_) => Ok(Classified::Skip),
             NameKind::Opaque(d) => {
                 if d.as_os_str().is_empty() {
@@ -194,7 +221,7 @@ impl EffectBuilder {
             }
             NameKind::Normal(p) => {
                 if p.as_os_str().is_empty() {
-                    return match e.kind {
+                    return match *e.kind {
                         Kind::Dir => Ok(Classified::Skip),
                         _ => Err(LayerError::RootNotDir(shown_name())),
                     };
@@ -203,7 +230,7 @@ impl EffectBuilder {
                     return Err(LayerError::Duplicate(shown(&p)));
                 }
                 self.imply(&p)?;
-                let content = match &e.kind {
+                let content = match e.kind {
                     Kind::Dir => {
                         self.dirs.insert(p.clone(), Some(e.mode & 0o7777));
                         Content::Dir
@@ -277,7 +304,7 @@ impl EffectBuilder {
 
     /// Decides the layer's effect once every entry was added.
     pub fn finish(self) -> Result<Effect, LayerError> {
-        let mut keep: BTreeSet<PathBuf> = self.files.clone();
+        let mut keep: BTreeSet<PathBuf> = self.files.iter().cloned().collect();
         keep.extend(self.dirs.keys().cloned());
         // A whiteout below another whiteout of the layer (that the layer does not itself
         // keep) is moot: its parent is gone.
