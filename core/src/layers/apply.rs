@@ -207,7 +207,6 @@ impl Applier {
         pfd: &OwnedFd,
         name: &OsStr,
     ) -> Result<(), LayerError> {
-        let (path, name, pfd) = (path.to_path_buf(), name.to_os_string(), pfd);
         let owner = self.opts.same_owner && (m.uid != 0 || m.gid != 0);
         let ids = || {
             (
@@ -217,25 +216,25 @@ impl Applier {
         };
         match (c, &m.kind) {
             (Content::Dir, _) => {
-                match rustix::fs::mkdirat(pfd, &name, Mode::from_raw_mode(0o700)) {
+                match rustix::fs::mkdirat(pfd, name, Mode::from_raw_mode(0o700)) {
                     Ok(()) => {}
                     Err(Errno::EXIST) => {
-                        if !is_dir_at(pfd, &name) {
-                            remove(pfd, &name, &path)?;
+                        if !is_dir_at(pfd, name) {
+                            remove(pfd, name, path)?;
                             self.cache = None;
-                            mkdir(pfd, &name, &path)?;
+                            mkdir(pfd, name, path)?;
                         }
                     }
-                    Err(e) => return Err(io("mkdir", &path, e)),
+                    Err(e) => return Err(io("mkdir", path, e)),
                 }
                 if owner || !m.xattrs.is_empty() {
-                    let fd = rustix::fs::openat(pfd, &name, DIR_READ, Mode::empty())
-                        .map_err(|e| io("open", &path, e))?;
+                    let fd = rustix::fs::openat(pfd, name, DIR_READ, Mode::empty())
+                        .map_err(|e| io("open", path, e))?;
                     if owner {
                         let (u, g) = ids();
-                        rustix::fs::fchown(&fd, u, g).map_err(|e| io("chown", &path, e))?;
+                        rustix::fs::fchown(&fd, u, g).map_err(|e| io("chown", path, e))?;
                     }
-                    set_xattrs(&fd, &m.xattrs, &path)?;
+                    set_xattrs(&fd, &m.xattrs, path)?;
                 }
             }
             (Content::Node(Node::File { mode, .. }), _) => {
@@ -244,36 +243,36 @@ impl Applier {
                     | OFlags::EXCL
                     | OFlags::NOFOLLOW
                     | OFlags::CLOEXEC;
-                let fd = self.create(pfd, &name, &path, |d, n| {
+                let fd = self.create(pfd, name, path, |d, n| {
                     rustix::fs::openat(d, n, flags, Mode::from_raw_mode(*mode & 0o777))
                 })?;
                 let mut f = std::fs::File::from(fd);
-                std::io::copy(content, &mut f).map_err(|e| io("write", &path, e))?;
+                std::io::copy(content, &mut f).map_err(|e| io("write", path, e))?;
                 if mode & 0o7000 != 0 || mode & self.umask != 0 {
                     rustix::fs::fchmod(&f, Mode::from_raw_mode(*mode))
-                        .map_err(|e| io("chmod", &path, e))?;
+                        .map_err(|e| io("chmod", path, e))?;
                 }
                 if owner {
                     let (u, g) = ids();
-                    rustix::fs::fchown(&f, u, g).map_err(|e| io("chown", &path, e))?;
+                    rustix::fs::fchown(&f, u, g).map_err(|e| io("chown", path, e))?;
                 }
-                set_xattrs(&f, &m.xattrs, &path)?;
+                set_xattrs(&f, &m.xattrs, path)?;
             }
             (Content::Node(Node::Symlink { target }), _) => {
-                self.create(pfd, &name, &path, |d, n| {
+                self.create(pfd, name, path, |d, n| {
                     rustix::fs::symlinkat(OsStr::from_bytes(target), d, n)
                 })?;
                 if owner {
                     let (u, g) = ids();
-                    rustix::fs::chownat(pfd, &name, u, g, AtFlags::SYMLINK_NOFOLLOW)
-                        .map_err(|e| io("chown", &path, e))?;
+                    rustix::fs::chownat(pfd, name, u, g, AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| io("chown", path, e))?;
                 }
             }
             (Content::Hardlink(target), _) => {
                 let tparent = target.parent().unwrap_or(Path::new("")).to_path_buf();
                 let tname = target.file_name().unwrap_or(OsStr::new("")).to_os_string();
                 let tfd = self.dir_fd(&tparent)?;
-                self.create(pfd, &name, &path, |d, n| {
+                self.create(pfd, name, path, |d, n| {
                     rustix::fs::linkat(&tfd, &tname, d, n, AtFlags::empty())
                 })?;
             }
@@ -285,11 +284,11 @@ impl Applier {
                     _ => unreachable!("the builder only yields these nodes"),
                 };
                 let dev = rustix::fs::makedev(rdev.0, rdev.1);
-                self.create(pfd, &name, &path, |d, n| {
+                self.create(pfd, name, path, |d, n| {
                     rustix::fs::mknodat(d, n, ft, Mode::from_raw_mode(mode), dev)
                 })?;
-                rustix::fs::chmodat(pfd, &name, Mode::from_raw_mode(mode), AtFlags::empty())
-                    .map_err(|e| io("chmod", &path, e))?;
+                rustix::fs::chmodat(pfd, name, Mode::from_raw_mode(mode), AtFlags::empty())
+                    .map_err(|e| io("chmod", path, e))?;
             }
         }
         Ok(())
