@@ -4,7 +4,7 @@
 //! misparse: they return an error saying why instead.
 
 use super::config::{ConfigError, OverlayConfig};
-use super::escape::{escape_dir, escape_lower};
+use super::escape::{DIR_SPECIAL, LOWER_SPECIAL, escape_into, escaped_len};
 use super::parse::{FSCONFIG_MAX_VALUE, Lsm};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;
@@ -223,13 +223,16 @@ pub fn build(
 }
 
 /// The order `auto` tries strategies in: cheapest first, as measured by `spinup bench`
-/// (`overlay/<strategy>/layers=N`): one `mount(2)` with absolute paths is the floor; the
-/// compact and fsconfig forms add a chdir or one syscall per layer.
+/// (`overlay:<strategy>=N`; on Linux 6.18, 2 vCPUs, overlay p50 at 1 / 128 / 500 layers:
+/// legacy 136 / 564 µs / -, legacy-compact 146 / 558 µs / 2.05 ms, short-links
+/// 148 / 603 µs / 2.38 ms, fsconfig 171 µs / 1.13 ms / 3.07 ms, fd-paths 174 µs / 1.35 ms /
+/// 4.51 ms). One `mount(2)` parses every layer in one go; `lowerdir+` pays a syscall and a
+/// path walk per layer, fd-paths an open and a `/proc` magic-link walk per layer.
 const AUTO_ORDER: [Strategy; 5] = [
     Strategy::Legacy,
     Strategy::LegacyCompact,
-    Strategy::Fsconfig,
     Strategy::ShortLinks,
+    Strategy::Fsconfig,
     Strategy::FdPaths,
 ];
 
@@ -248,31 +251,37 @@ fn bytes(p: &Path) -> &[u8] {
     p.as_os_str().as_bytes()
 }
 
-/// The LSM-safety rules for a path that goes into a legacy data string.
-fn lsm_check(strategy: &'static str, what: &str, p: &[u8], lsm: Lsm) -> Result<(), BuildError> {
+/// The LSM-safety rules for a path that goes into a legacy data string. `what` names the
+/// path in the error (built only on error).
+fn lsm_check(
+    strategy: &'static str,
+    what: impl Fn() -> String,
+    p: &[u8],
+    lsm: Lsm,
+) -> Result<(), BuildError> {
     if lsm == Lsm::None {
         return Ok(());
     }
     if p.contains(&b'"') {
         return Err(BuildError::Quote {
             strategy,
-            what: what.to_string(),
+            what: what(),
         });
     }
+    const TOKENS: [&[u8]; 5] = [
+        b"context=",
+        b"fscontext=",
+        b"defcontext=",
+        b"rootcontext=",
+        b"seclabel",
+    ];
     for piece in p.split(|&b| b == b',').skip(1) {
-        let tokens: [&[u8]; 5] = [
-            b"context=",
-            b"fscontext=",
-            b"defcontext=",
-            b"rootcontext=",
-            b"seclabel",
-        ];
-        if let Some(t) = tokens.iter().find(|t| piece.starts_with(t)) {
+        if let Some(t) = TOKENS.iter().find(|t| piece.starts_with(t)) {
             // `seclabel` only matches as a whole token.
             if *t != b"seclabel" || piece == b"seclabel" {
                 return Err(BuildError::LsmToken {
                     strategy,
-                    what: what.to_string(),
+                    what: what(),
                     token: String::from_utf8_lossy(t).trim_end_matches('=').to_string(),
                 });
             }
@@ -291,11 +300,11 @@ fn tail(
     let mut n = 0;
     for (key, p) in [("upperdir", &cfg.upper), ("workdir", &cfg.work)] {
         if let Some(p) = p {
-            lsm_check(strategy, key, bytes(p), lsm)?;
+            lsm_check(strategy, || key.to_string(), bytes(p), lsm)?;
             out.push(b',');
             out.extend_from_slice(key.as_bytes());
             out.push(b'=');
-            out.extend(escape_dir(bytes(p)));
+            escape_into(&mut out, bytes(p), DIR_SPECIAL);
             n += 1;
         }
     }
@@ -309,29 +318,6 @@ fn tail(
         n += 1;
     }
     Ok((out, n))
-}
-
-/// `lowerdir=` + escaped layers joined by `:`, data layers after `::`.
-fn lowerdir_value(
-    regular: &[Vec<u8>],
-    data: &[Vec<u8>],
-    strategy: &'static str,
-    lsm: Lsm,
-) -> Result<Vec<u8>, BuildError> {
-    let mut out = b"lowerdir=".to_vec();
-    for (i, p) in regular.iter().enumerate() {
-        lsm_check(strategy, &format!("lowerdir {i}"), p, lsm)?;
-        if i > 0 {
-            out.push(b':');
-        }
-        out.extend(escape_lower(p));
-    }
-    for (i, p) in data.iter().enumerate() {
-        lsm_check(strategy, &format!("datadir {i}"), p, lsm)?;
-        out.extend_from_slice(b"::");
-        out.extend(escape_lower(p));
-    }
-    Ok(out)
 }
 
 fn fits(strategy: &'static str, len: usize, opts: &BuildOptions) -> Result<(), BuildError> {
@@ -351,19 +337,49 @@ fn fits(strategy: &'static str, len: usize, opts: &BuildOptions) -> Result<(), B
     Ok(())
 }
 
-fn legacy_with(
+/// `lowerdir=` + escaped layers joined by `:` (data layers after `::`) + the tail. The
+/// length is known before anything is copied, so a string that cannot fit costs no copy.
+fn legacy_with<T: AsRef<[u8]>>(
     cfg: &OverlayConfig,
     opts: &BuildOptions,
     strategy: Strategy,
     chdir: Option<PathBuf>,
-    regular: Vec<Vec<u8>>,
-    data_layers: Vec<Vec<u8>>,
+    regular: &[T],
+    data_layers: &[T],
 ) -> Result<Recipe, BuildError> {
     let name = strategy.name();
-    let mut data = lowerdir_value(&regular, &data_layers, name, opts.features.lsm)?;
-    let (t, n) = tail(cfg, name, opts.features.lsm)?;
+    let lsm = opts.features.lsm;
+    for (i, p) in regular.iter().enumerate() {
+        lsm_check(name, || format!("lowerdir {i}"), p.as_ref(), lsm)?;
+    }
+    for (i, p) in data_layers.iter().enumerate() {
+        lsm_check(name, || format!("datadir {i}"), p.as_ref(), lsm)?;
+    }
+    let (t, n) = tail(cfg, name, lsm)?;
+    let seps = regular.len().saturating_sub(1) + 2 * data_layers.len();
+    let len = b"lowerdir=".len()
+        + seps
+        + regular
+            .iter()
+            .chain(data_layers)
+            .map(|p| escaped_len(p.as_ref(), LOWER_SPECIAL))
+            .sum::<usize>()
+        + t.len();
+    fits(name, len, opts)?;
+    let mut data = Vec::with_capacity(len);
+    data.extend_from_slice(b"lowerdir=");
+    for (i, p) in regular.iter().enumerate() {
+        if i > 0 {
+            data.push(b':');
+        }
+        escape_into(&mut data, p.as_ref(), LOWER_SPECIAL);
+    }
+    for p in data_layers {
+        data.extend_from_slice(b"::");
+        escape_into(&mut data, p.as_ref(), LOWER_SPECIAL);
+    }
     data.extend(t);
-    fits(name, data.len(), opts)?;
+    debug_assert_eq!(data.len(), len);
     Ok(Recipe::Legacy {
         strategy,
         chdir,
@@ -373,15 +389,15 @@ fn legacy_with(
 }
 
 fn legacy(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, BuildError> {
-    let regular = cfg.lowers.iter().map(|p| bytes(p).to_vec()).collect();
-    let data = cfg.data.iter().map(|p| bytes(p).to_vec()).collect();
-    legacy_with(cfg, opts, Strategy::Legacy, None, regular, data)
+    let regular: Vec<&[u8]> = cfg.lowers.iter().map(|p| bytes(p)).collect();
+    let data: Vec<&[u8]> = cfg.data.iter().map(|p| bytes(p)).collect();
+    legacy_with(cfg, opts, Strategy::Legacy, None, &regular, &data)
 }
 
 /// The directory every path starts with, cut at a `/`, as bytes (so the layers relative to it
 /// are exactly the original bytes after `dir/`): `None` when it would be `/` or nothing.
-pub fn common_parent(paths: &[PathBuf]) -> Option<(PathBuf, Vec<Vec<u8>>)> {
-    let all: Vec<&[u8]> = paths.iter().map(|p| bytes(p)).collect();
+pub fn common_parent<'a, P: AsRef<Path>>(paths: &'a [P]) -> Option<(PathBuf, Vec<&'a [u8]>)> {
+    let all: Vec<&[u8]> = paths.iter().map(|p| bytes(p.as_ref())).collect();
     let first = *all.first()?;
     let mut k = all.iter().fold(first.len(), |n, p| {
         n.min(
@@ -399,7 +415,7 @@ pub fn common_parent(paths: &[PathBuf]) -> Option<(PathBuf, Vec<Vec<u8>>)> {
             return None;
         }
         // Every layer must keep a non-empty relative name that does not start with `/`.
-        let rel: Vec<Vec<u8>> = all.iter().map(|p| p[k + 1..].to_vec()).collect();
+        let rel: Vec<&[u8]> = all.iter().map(|p| &p[k + 1..]).collect();
         if rel.iter().all(|r| !r.is_empty() && r[0] != b'/') {
             return Some((PathBuf::from(OsStr::from_bytes(&first[..k])), rel));
         }
@@ -407,13 +423,25 @@ pub fn common_parent(paths: &[PathBuf]) -> Option<(PathBuf, Vec<Vec<u8>>)> {
 }
 
 fn legacy_compact(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, BuildError> {
-    let all: Vec<PathBuf> = cfg.lowers.iter().chain(&cfg.data).cloned().collect();
-    if all.iter().any(|p| !p.is_absolute()) {
+    if cfg.lowers.iter().chain(&cfg.data).any(|p| !p.is_absolute()) {
         return Err(BuildError::NoCommonParent);
     }
-    let (common, mut rel) = common_parent(&all).ok_or(BuildError::NoCommonParent)?;
-    let data = rel.split_off(cfg.lowers.len());
-    legacy_with(cfg, opts, Strategy::LegacyCompact, Some(common), rel, data)
+    let all: Vec<&Path> = cfg
+        .lowers
+        .iter()
+        .chain(&cfg.data)
+        .map(PathBuf::as_path)
+        .collect();
+    let (common, rel) = common_parent(&all).ok_or(BuildError::NoCommonParent)?;
+    let (regular, data) = rel.split_at(cfg.lowers.len());
+    legacy_with(
+        cfg,
+        opts,
+        Strategy::LegacyCompact,
+        Some(common),
+        regular,
+        data,
+    )
 }
 
 /// The alias of layer `i` of `n` under `l/`: base-36, fixed width, like moby's `l/<id>`.
@@ -457,14 +485,14 @@ fn short_links(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, Build
             .map(|l| bytes(&home.join(std::ffi::OsStr::from_bytes(l))).to_vec())
             .collect()
     };
-    match legacy_with(cfg, opts, Strategy::ShortLinks, None, abs(reg), abs(dat)) {
+    match legacy_with(cfg, opts, Strategy::ShortLinks, None, &abs(reg), &abs(dat)) {
         Err(BuildError::TooLong { .. }) => legacy_with(
             cfg,
             opts,
             Strategy::ShortLinks,
             Some(home.clone()),
-            reg.to_vec(),
-            dat.to_vec(),
+            reg,
+            dat,
         ),
         r => r,
     }

@@ -239,17 +239,27 @@ impl OverlayConfig {
             (Some(_), None) => return Err(ConfigError::UpperWithoutWork),
             _ => {}
         }
-        for (what, p) in self.named_paths() {
+        let all = self
+            .lowers
+            .iter()
+            .chain(&self.data)
+            .chain(&self.upper)
+            .chain(&self.work);
+        for (i, p) in all.enumerate() {
             let b = p.as_os_str().as_bytes();
+            let bad = b.is_empty() || b.contains(&0) || b.len() > PATH_MAX - 1;
+            if !bad {
+                continue;
+            }
+            // Name the path only on the error path.
+            let what = self.named_paths().swap_remove(i).0;
             if b.is_empty() {
                 return Err(ConfigError::EmptyPath { what });
             }
             if b.contains(&0) {
                 return Err(ConfigError::NulInPath { what });
             }
-            if b.len() > PATH_MAX - 1 {
-                return Err(ConfigError::PathTooLong { what, len: b.len() });
-            }
+            return Err(ConfigError::PathTooLong { what, len: b.len() });
         }
         if !self.data.is_empty() && self.flags.userxattr {
             return Err(ConfigError::DataLayersWithUserxattr);

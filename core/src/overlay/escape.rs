@@ -6,24 +6,39 @@
 
 /// Escapes one `lowerdir=` element: `\` -> `\\`, `:` -> `\:`, `,` -> `\,`.
 pub fn escape_lower(path: &[u8]) -> Vec<u8> {
-    escape(path, b"\\:,")
+    escape(path, LOWER_SPECIAL)
 }
 
 /// Escapes an `upperdir=`/`workdir=` value: `\` -> `\\`, `,` -> `\,`. Also what an fsconfig
 /// `upperdir`/`workdir` string needs (without the `,`, which is harmless to escape).
 pub fn escape_dir(path: &[u8]) -> Vec<u8> {
-    escape(path, b"\\,")
+    escape(path, DIR_SPECIAL)
 }
 
+/// Bytes a `lowerdir=` element must escape.
+pub const LOWER_SPECIAL: &[u8] = b"\\:,";
+/// Bytes an `upperdir=`/`workdir=` value must escape.
+pub const DIR_SPECIAL: &[u8] = b"\\,";
+
 fn escape(path: &[u8], special: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(path.len() + 8);
+    let mut out = Vec::with_capacity(escaped_len(path, special));
+    escape_into(&mut out, path, special);
+    out
+}
+
+/// Length of `path` once escaped.
+pub fn escaped_len(path: &[u8], special: &[u8]) -> usize {
+    path.len() + path.iter().filter(|b| special.contains(b)).count()
+}
+
+/// Appends `path`, escaped, to `out`.
+pub fn escape_into(out: &mut Vec<u8>, path: &[u8], special: &[u8]) {
     for &b in path {
         if special.contains(&b) {
             out.push(b'\\');
         }
         out.push(b);
     }
-    out
 }
 
 /// The kernel's `ovl_unescape()`: drops each `\` and keeps the next byte; a trailing `\` is

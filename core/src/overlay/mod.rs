@@ -14,4 +14,7 @@ pub use build::{
     common_parent, short_link_name, short_link_targets,
 };
 pub use config::{ConfigError, OnOff, OverlayConfig, OverlayFlags, RedirectDir, Uuid, Xino};
-pub use escape::{escape_backslash, escape_dir, escape_lower, unescape};
+pub use escape::{
+    DIR_SPECIAL, LOWER_SPECIAL, escape_backslash, escape_dir, escape_into, escape_lower,
+    escaped_len, unescape,
+};
