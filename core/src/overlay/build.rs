@@ -396,7 +396,7 @@ fn legacy(cfg: &OverlayConfig, opts: &BuildOptions) -> Result<Recipe, BuildError
 
 /// The directory every path starts with, cut at a `/`, as bytes (so the layers relative to it
 /// are exactly the original bytes after `dir/`): `None` when it would be `/` or nothing.
-pub fn common_parent<'a, P: AsRef<Path>>(paths: &'a [P]) -> Option<(PathBuf, Vec<&'a [u8]>)> {
+pub fn common_parent<P: AsRef<Path>>(paths: &[P]) -> Option<(PathBuf, Vec<&[u8]>)> {
     let all: Vec<&[u8]> = paths.iter().map(|p| bytes(p.as_ref())).collect();
     let first = *all.first()?;
     let mut k = all.iter().fold(first.len(), |n, p| {
@@ -655,7 +655,7 @@ mod tests {
         let (d, rel) = common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x//b")]).unwrap();
         assert_eq!(
             (d, rel),
-            (PathBuf::from("/x/"), vec![b"a".to_vec(), b"b".to_vec()])
+            (PathBuf::from("/x/"), vec![&b"a"[..], &b"b"[..]])
         );
         assert_eq!(
             common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x/b")]),
