@@ -652,7 +652,8 @@ mod tests {
             common_parent(&[PathBuf::from("/a/b"), PathBuf::from("/a")]),
             None
         );
-        let (d, rel) = common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x//b")]).unwrap();
+        let paths = [PathBuf::from("/x//a"), PathBuf::from("/x//b")];
+        let (d, rel) = common_parent(&paths).unwrap();
         assert_eq!(
             (d, rel),
             (PathBuf::from("/x/"), vec![&b"a"[..], &b"b"[..]])
