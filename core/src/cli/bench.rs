@@ -1,8 +1,9 @@
 //! `spinup bench`: the default suite, a summary table, and the results folder.
 
 use super::{BenchArgs, CliError, need_root};
-use crate::report::{self, Env, Report, RunSummary, fmt_ns};
-use crate::runner::{Runner, RunnerOptions};
+use crate::plan::PlanError;
+use crate::report::{self, Env, Refusal, Report, RunSummary, fmt_ns};
+use crate::runner::{Runner, RunnerOptions, SetupError};
 use crate::suite;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::{Instant, SystemTime};
@@ -37,16 +38,29 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut runs = Vec::new();
+    let mut refused = Vec::new();
     let mut hlogs = Vec::new();
     for c in &configs {
         pb.set_message(c.name.clone());
-        let mut runner = Runner::new(
-            &c.spec,
-            &RunnerOptions {
-                tmp: a.spec.tmp.clone(),
-                ..RunnerOptions::default()
-            },
-        )?;
+        let opts = RunnerOptions {
+            tmp: a.spec.tmp.clone(),
+            ..RunnerOptions::default()
+        };
+        let mut runner = match Runner::new(&c.spec, &opts) {
+            Ok(r) => r,
+            // A strategy that cannot express this many layers here is a result, not a failure.
+            Err(SetupError::Plan(PlanError::Overlay(e))) if c.axis.starts_with("overlay:") => {
+                refused.push(Refusal {
+                    name: c.name.clone(),
+                    axis: c.axis.clone(),
+                    value: c.value.clone(),
+                    reason: e.to_string(),
+                });
+                pb.inc(iterations + warmup);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let started = SystemTime::now();
         let t = Instant::now();
         let stats = runner
@@ -74,6 +88,7 @@ pub fn bench(a: BenchArgs) -> Result<(), CliError> {
         env,
         instrumentation,
         runs,
+        refused,
     };
     r.write(&dir)?;
     for (name, bytes) in &hlogs {

@@ -654,10 +654,7 @@ mod tests {
         );
         let paths = [PathBuf::from("/x//a"), PathBuf::from("/x//b")];
         let (d, rel) = common_parent(&paths).unwrap();
-        assert_eq!(
-            (d, rel),
-            (PathBuf::from("/x/"), vec![&b"a"[..], &b"b"[..]])
-        );
+        assert_eq!((d, rel), (PathBuf::from("/x/"), vec![&b"a"[..], &b"b"[..]]));
         assert_eq!(
             common_parent(&[PathBuf::from("/x//a"), PathBuf::from("/x/b")]),
             None

@@ -166,6 +166,12 @@ fn layers_section(s: &mut String, r: &Report) {
             );
         }
     }
+    if !r.refused.is_empty() {
+        let _ = writeln!(s, "\nRefused on this kernel (the builder's reason):\n");
+        for x in &r.refused {
+            let _ = writeln!(s, "- `{}`: {}", x.name, x.reason);
+        }
+    }
     let _ = writeln!(
         s,
         "\n![overlay mount p50 against layers](overlay_layers.svg)\n"

@@ -75,6 +75,15 @@ pub struct Instrumentation {
     pub mark_p99_ns: u64,
 }
 
+/// A configuration the builder or the kernel refused, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub name: String,
+    pub axis: String,
+    pub value: String,
+    pub reason: String,
+}
+
 /// The whole `summary.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -89,6 +98,9 @@ pub struct Report {
     pub env: Env,
     pub instrumentation: Instrumentation,
     pub runs: Vec<RunSummary>,
+    /// Configurations that could not run here (e.g. too many layers for a strategy).
+    #[serde(default)]
+    pub refused: Vec<Refusal>,
 }
 
 /// Current `summary.json` format.

@@ -38,12 +38,20 @@ pub fn render_all(r: &Report) -> Vec<(String, String)> {
     out
 }
 
-/// Stacked p50 of every phase, one bar per configuration.
+/// Stacked p50 of every phase, one bar per configuration (the overlay-strategy sweep has its
+/// own plot).
 fn phases(r: &Report) -> Option<String> {
-    let names = r.phase_names();
-    let n = r.runs.len();
-    let max_total = r
+    let runs: Vec<&RunSummary> = r
         .runs
+        .iter()
+        .filter(|x| !x.axis.starts_with("overlay:"))
+        .collect();
+    let names = r.phase_names();
+    let n = runs.len();
+    if n == 0 {
+        return None;
+    }
+    let max_total = runs
         .iter()
         .map(|run| names.iter().filter_map(|p| run.p50(p)).sum::<u64>())
         .max()?
@@ -51,10 +59,10 @@ fn phases(r: &Report) -> Option<String> {
         / 1e3;
     let mut buf = String::new();
     {
-        let height = 120 + 28 * n as u32;
+        let height = 140 + 34 * n as u32;
         let root = SVGBackend::with_string(&mut buf, (960, height)).into_drawing_area();
         root.fill(&WHITE).ok()?;
-        let labels: Vec<String> = r.runs.iter().map(|x| x.name.clone()).collect();
+        let labels: Vec<String> = runs.iter().map(|x| x.name.clone()).collect();
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 "p50 of each phase per configuration (µs, stacked)",
@@ -62,16 +70,18 @@ fn phases(r: &Report) -> Option<String> {
             )
             .margin(10)
             .x_label_area_size(30)
-            .y_label_area_size(220)
-            .build_cartesian_2d(0f64..max_total * 1.05, 0f64..n as f64)
+            .y_label_area_size(200)
+            .build_cartesian_2d(0f64..max_total * 1.25, (0..n).into_segmented())
             .ok()?;
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(n.max(1))
-            .y_label_formatter(&|y| {
-                let i = y.floor() as usize;
-                labels.get(i).cloned().unwrap_or_default()
+            .y_labels(n)
+            .y_label_formatter(&|y| match y {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                    labels.get(*i).cloned().unwrap_or_default()
+                }
+                SegmentValue::Last => String::new(),
             })
             .x_desc("µs")
             .draw()
@@ -79,16 +89,20 @@ fn phases(r: &Report) -> Option<String> {
         for (pi, phase) in names.iter().enumerate() {
             let color = PALETTE[pi % PALETTE.len()];
             let mut rects = Vec::new();
-            for (i, run) in r.runs.iter().enumerate() {
+            for (i, run) in runs.iter().enumerate() {
                 let before: u64 = names[..pi].iter().filter_map(|p| run.p50(p)).sum();
                 if let Some(v) = run.p50(phase) {
                     let x0 = before as f64 / 1e3;
                     let x1 = (before + v) as f64 / 1e3;
-                    let y = i as f64;
-                    rects.push(Rectangle::new(
-                        [(x0, y + 0.15), (x1, y + 0.85)],
+                    let mut bar = Rectangle::new(
+                        [
+                            (x0, SegmentValue::Exact(i)),
+                            (x1, SegmentValue::Exact(i + 1)),
+                        ],
                         color.filled(),
-                    ));
+                    );
+                    bar.set_margin(5, 5, 0, 0);
+                    rects.push(bar);
                 }
             }
             chart
@@ -101,7 +115,7 @@ fn phases(r: &Report) -> Option<String> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()

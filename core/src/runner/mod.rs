@@ -174,6 +174,8 @@ impl Runner {
     ) -> Result<Runner, SetupError> {
         spec.validate()?;
         let fixture = Fixture::create(spec, &opts.tmp)?;
+        // Write the new fixture back now, so its writeback does not run during the timed runs.
+        nix::unistd::sync();
         let mut plan = Plan::build(spec, &fixture, features)?;
         plan.alloc_probe = opts.alloc_probe;
         let rec = SharedMem::new(c"spinup-record").map_err(SetupError::Record)?;
