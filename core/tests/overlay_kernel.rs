@@ -314,3 +314,58 @@ fn the_kernel_silently_truncates_what_legacy_refuses() {
         Ok(entries) => assert!(entries < 501, "all 500 layers visible despite truncation?"),
     }
 }
+
+#[test]
+fn fsconfig_failures_name_the_layer_and_carry_the_kernels_message() {
+    if !require_root("fsconfig_failures_name_the_layer_and_carry_the_kernels_message") {
+        return;
+    }
+    if !features().lowerdir_plus {
+        return;
+    }
+    let base = common::base();
+    let target = base.path().join("merged");
+    std::fs::create_dir_all(&target).unwrap();
+    // A missing layer: the error names it (the kernel's "failed to resolve" goes to dmesg).
+    let mut ls = layers(&base.path().join("layers"), 2);
+    ls.push(base.path().join("does-not-exist"));
+    let cfg = config(ls, base.path());
+    let recipe = build(
+        &cfg,
+        Strategy::Fsconfig,
+        &BuildOptions {
+            features: features(),
+            ..BuildOptions::default()
+        },
+    )
+    .unwrap();
+    let t = target.clone();
+    let e = in_private_mount_ns(move || mount_recipe(&recipe, &t).unwrap_err());
+    assert_eq!(
+        (e.syscall, e.errno),
+        (spinup::record::Syscall::Fsconfig, nix::errno::Errno::ENOENT)
+    );
+    assert!(e.path.contains("does-not-exist"), "{e}");
+    // A parameter the kernel rejects through the fs_context log: its own words are in the error.
+    let Recipe::Fsconfig { mut params } = build(
+        &config(layers(&base.path().join("l2"), 2), base.path()),
+        Strategy::Fsconfig,
+        &BuildOptions {
+            features: features(),
+            ..BuildOptions::default()
+        },
+    )
+    .unwrap() else {
+        panic!("fsconfig recipe")
+    };
+    params.push(spinup::overlay::FsParam {
+        key: "no_such_option",
+        value: FsValue::Flag,
+    });
+    let e = in_private_mount_ns(move || {
+        mount_recipe(&Recipe::Fsconfig { params }, &target).unwrap_err()
+    });
+    let msg = e.kernel_msg.clone().unwrap_or_default();
+    assert!(msg.contains("no_such_option"), "kernel message: {msg:?}");
+    assert!(e.to_string().contains("kernel:"), "{e}");
+}

@@ -2,7 +2,7 @@
 //! into [`Layer`]s for the models.
 
 use super::model::{Entry, Kind, Layer, LayerError};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 
 /// The compression of an archive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,9 +12,12 @@ pub enum Compression {
     Zstd,
 }
 
-/// Looks at the first bytes.
+/// Looks at the first bytes. A valid tar header wins over a magic number (an entry name may
+/// well start with `\x1f\x8b`).
 pub fn sniff(head: &[u8]) -> Compression {
-    if head.starts_with(&[0x1f, 0x8b]) {
+    if is_tar_header(head) {
+        Compression::None
+    } else if head.starts_with(&[0x1f, 0x8b, 0x08]) {
         Compression::Gzip
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Compression::Zstd
@@ -23,13 +26,46 @@ pub fn sniff(head: &[u8]) -> Compression {
     }
 }
 
+/// Whether `b` starts with a 512-byte tar header whose checksum is right.
+fn is_tar_header(b: &[u8]) -> bool {
+    let Some(h) = b.get(..512) else { return false };
+    let field = &h[148..156];
+    let digits: Vec<u8> = field
+        .iter()
+        .copied()
+        .filter(|c| (b'0'..=b'7').contains(c))
+        .collect();
+    let Some(want) = std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|d| u32::from_str_radix(d, 8).ok())
+    else {
+        return false;
+    };
+    let sum: u32 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(c)
+            }
+        })
+        .sum();
+    sum == want
+}
+
 /// A reader of the uncompressed tar stream, whatever the compression.
-pub fn decompress<'a>(r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, LayerError> {
-    let mut b = BufReader::with_capacity(256 * 1024, r);
-    let head = b
-        .fill_buf()
+pub fn decompress<'a>(mut r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, LayerError> {
+    // Enough for a whole tar header, however the reader hands out bytes.
+    let mut head = Vec::with_capacity(512);
+    (&mut r)
+        .take(512)
+        .read_to_end(&mut head)
         .map_err(|e| LayerError::Archive(format!("read: {e}")))?;
-    Ok(match sniff(head) {
+    let kind = sniff(&head);
+    let b = BufReader::with_capacity(256 * 1024, std::io::Cursor::new(head).chain(r));
+    Ok(match kind {
         Compression::None => Box::new(b),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(b)),
         Compression::Zstd => Box::new(
@@ -191,6 +227,20 @@ fn raw_long(b: &mut tar::Builder<Vec<u8>>, ty: tar::EntryType, name: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tar_whose_first_name_looks_like_gzip_is_a_tar() {
+        let l = Layer {
+            entries: vec![Entry {
+                name: b"\x1f\x8b\x08name".to_vec(),
+                kind: Kind::File(vec![]),
+                mode: 0o644,
+            }],
+        };
+        let tar = write_layer(&l);
+        assert_eq!(sniff(&tar), Compression::None);
+        assert_eq!(read_layer(tar.as_slice()).unwrap(), l);
+    }
 
     #[test]
     fn round_trip_through_every_compression() {

@@ -231,10 +231,10 @@ pub struct MountError {
     pub kernel_msg: Option<String>,
 }
 
-/// Mounts `recipe` on `target` from the calling thread, with the real kernel. The calling
-/// thread's cwd may change (relative strategies chdir): call it from a thread with its own
-/// filesystem context and mount namespace, such as
-/// [`crate::testing::in_private_mount_ns`]. Fds it opens are closed again.
+/// Mounts `recipe` on `target` with the real kernel, in the calling thread's mount namespace.
+/// The mount is made from a dedicated thread that did `unshare(CLONE_FS)` (containerd's
+/// approach), so the strategies that `chdir` never move the caller's cwd. Fds it opens are
+/// closed again.
 pub fn mount_recipe(
     recipe: &crate::overlay::Recipe,
     target: &std::path::Path,
@@ -254,27 +254,36 @@ pub fn mount_recipe(
             .map_err(|e| err(Syscall::FormatData, Errno::EINVAL, e.to_string()))?;
     let t = std::ffi::CString::new(target.as_os_str().as_bytes())
         .map_err(|_| err(Syscall::Mount, Errno::EINVAL, target.display().to_string()))?;
-    let rec: Box<crate::record::Shared> = crate::sys::zeroed_box();
-    let mut scratch = vec![0u8; scratch_len.max(1)];
-    let mut fds = vec![Fd(-1); crate::spec::MAX_LAYERS + 1];
-    let mut st = ChildState {
-        root: Fd(-1),
-        scratch: &mut scratch,
-        fds: &mut fds,
-        rec: &rec,
-    };
-    mount(
-        &mut crate::sys::RealKernel,
-        &ov,
-        To { path: &t, label: 0 },
-        &mut st,
-    )
-    .map_err(|f| MountError {
-        strategy,
-        syscall: f.syscall,
-        errno: f.errno,
-        path: labels.get(usize::from(f.path)).cloned().unwrap_or_default(),
-        kernel_msg: rec.fs_msg(),
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // A thread inherits its creator's namespaces; its cwd becomes its own here.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)
+                .map_err(|e| err(Syscall::Unshare, e, String::new()))?;
+            let rec: Box<crate::record::Shared> = crate::sys::zeroed_box();
+            let mut scratch = vec![0u8; scratch_len.max(1)];
+            let mut fds = vec![Fd(-1); crate::spec::MAX_LAYERS + 1];
+            let mut st = ChildState {
+                root: Fd(-1),
+                scratch: &mut scratch,
+                fds: &mut fds,
+                rec: &rec,
+            };
+            mount(
+                &mut crate::sys::RealKernel,
+                &ov,
+                To { path: &t, label: 0 },
+                &mut st,
+            )
+            .map_err(|f| MountError {
+                strategy,
+                syscall: f.syscall,
+                errno: f.errno,
+                path: labels.get(usize::from(f.path)).cloned().unwrap_or_default(),
+                kernel_msg: rec.fs_msg(),
+            })
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
 
