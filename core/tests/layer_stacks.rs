@@ -82,20 +82,21 @@ fn stack(seed: u64) -> Vec<u8> {
 
 #[test]
 fn models_agree_on_thousands_of_stacks() {
-    let mut accepted = 0;
+    let (mut accepted, mut raw_accepted) = (0, 0);
     for seed in 0..3000u64 {
-        let layers = decode_layers(&stack(seed));
-        if models_agree(&layers).is_some() {
+        if models_agree(&decode_layers(&stack(seed))).is_some() {
             accepted += 1;
         }
-        let raw = decode_layers(&bytes(seed, 24 + (seed % 64) as usize));
-        models_agree(&raw);
-        if models_agree(&layers).is_some() {
-            accepted += 1;
+        // Unbiased op bytes too: mostly refused stacks, whose refusals must agree.
+        if models_agree(&decode_layers(&bytes(seed, 24 + (seed % 64) as usize))).is_some() {
+            raw_accepted += 1;
         }
     }
+    eprintln!(
+        "{accepted} biased and {raw_accepted} unbiased of 3000 each accepted; the models agree on all"
+    );
     assert!(
-        accepted > 1500,
+        accepted > 1000,
         "only {accepted} stacks were valid: the generator needs tuning"
     );
 }
